@@ -1,0 +1,15 @@
+"""Audio basics, defined once: file I/O, resampling and spectrogram features."""
+
+from sonicsynth.audio.features import LinearSpectrogram, MelSpectrogram, dynamic_range_compression
+from sonicsynth.audio.io import AudioError, LoadedAudio, load_audio, resample, save_audio
+
+__all__ = [
+    "AudioError",
+    "LinearSpectrogram",
+    "LoadedAudio",
+    "MelSpectrogram",
+    "dynamic_range_compression",
+    "load_audio",
+    "resample",
+    "save_audio",
+]

@@ -1,0 +1,127 @@
+"""Loading and saving audio with soundfile, with the checks a user needs on bad files.
+
+Everything returns float32 mono samples in [-1, 1]. A wrong sample rate is resampled and a
+multi-channel file is down-mixed; both leave a note that callers copy into their generation log.
+Files that cannot be used (empty, truncated, not audio, nothing but NaN) raise `AudioError`, whose
+message names the file.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+from sonicsynth.utils.atomic import atomic_write
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class LoadedAudio:
+    samples: np.ndarray  # float32, shape (num_samples,)
+    sample_rate: int
+    path: Path
+    original_sample_rate: int
+    original_channels: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        """Exact duration in seconds, from the sample count."""
+        return len(self.samples) / self.sample_rate
+
+
+def _check_wav_not_truncated(path: Path) -> None:
+    """Refuse a RIFF/WAVE file whose data chunk is shorter than its header declares.
+
+    libsndfile quietly reads what is there, so a copy cut short would otherwise pass as a
+    shorter, valid clip.
+    """
+    with open(path, "rb") as f:
+        header = f.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return
+        size = path.stat().st_size
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return
+            chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"data":
+                available = size - f.tell()
+                # 0xFFFFFFFF marks a streamed file of unknown length; nothing to compare.
+                if chunk_size != 0xFFFFFFFF and chunk_size > available:
+                    raise AudioError(
+                        f"{path}: truncated WAV file: the header declares {chunk_size} bytes of "
+                        f"audio but only {available} are present"
+                    )
+                return
+            f.seek(chunk_size + (chunk_size & 1), 1)
+
+
+def resample(samples: np.ndarray | torch.Tensor, orig_sr: int, target_sr: int) -> np.ndarray | torch.Tensor:
+    """Band-limited resampling (torchaudio's windowed sinc); returns the input type."""
+    if orig_sr == target_sr:
+        return samples
+    if isinstance(samples, np.ndarray):
+        out = AF.resample(torch.from_numpy(np.ascontiguousarray(samples)), orig_sr, target_sr)
+        return out.numpy()
+    return AF.resample(samples, orig_sr, target_sr)
+
+
+def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = True) -> LoadedAudio:
+    """Read an audio file as float32 samples, resampled to `sample_rate` when one is given."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes)")
+    _check_wav_not_truncated(path)
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioError(f"{path}: not a readable audio file ({err})") from err
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: the file holds no audio samples")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path}: the audio contains NaN or infinite samples")
+
+    notes: list[str] = []
+    channels = data.shape[1]
+    if mono:
+        if channels > 1:
+            notes.append(f"down-mixed {channels} channels to mono by averaging")
+        samples = data.mean(axis=1) if channels > 1 else data[:, 0]
+    else:
+        samples = data.T
+    if sample_rate is not None and sr != sample_rate:
+        notes.append(f"resampled from {sr} Hz to {sample_rate} Hz")
+        samples = resample(samples, sr, sample_rate)
+    return LoadedAudio(
+        samples=np.ascontiguousarray(samples, dtype=np.float32),
+        sample_rate=sample_rate or sr,
+        path=path,
+        original_sample_rate=sr,
+        original_channels=channels,
+        notes=notes,
+    )
+
+
+def save_audio(path: str | Path, samples: np.ndarray | torch.Tensor, sample_rate: int, subtype: str = "PCM_16") -> Path:
+    """Write a mono wav atomically (temp file + rename), clipping to [-1, 1] first."""
+    if isinstance(samples, torch.Tensor):
+        samples = samples.detach().float().cpu().numpy()
+    samples = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, mode="wb") as f:
+        sf.write(f, samples, sample_rate, subtype=subtype, format="WAV")
+    return path

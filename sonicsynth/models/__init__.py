@@ -1,0 +1,1 @@
+"""Model families: each a set of plain nn.Modules plus one LightningModule."""

@@ -1,0 +1,1 @@
+"""Small helpers shared across sonicsynth: atomic file output and content hashing."""

@@ -1,0 +1,23 @@
+"""OmegaConf resolvers used by the config tree; registered once by the entry points."""
+
+from __future__ import annotations
+
+import netrc
+import os
+
+from omegaconf import OmegaConf
+
+
+def wandb_logged_in() -> bool:
+    """True when wandb has credentials: WANDB_API_KEY, or the ~/.netrc entry `wandb login` writes."""
+    if os.environ.get("WANDB_API_KEY"):
+        return False if os.environ.get("WANDB_MODE") == "offline" else True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("wandb_offline"):
+        OmegaConf.register_new_resolver("wandb_offline", lambda: not wandb_logged_in())
