@@ -44,6 +44,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("train", True):
         if cfg.get("ckpt_path"):
             log.info("resuming from %s", cfg.ckpt_path)
+        elif cfg.get("validate_before_training"):
+            # The untrained model's score, logged at step 0: the start of every validation curve.
+            trainer.validate(model, datamodule=datamodule, verbose=False)
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not cfg.trust_checkpoint)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     log.info("final metrics: %s", metrics)

@@ -44,14 +44,15 @@ def build_model(config: dict) -> nn.Sequential:
 
 
 def tiny_config(width: int = 8) -> dict:
-    return {"in_dim": 4, "width": width, "out_dim": 2, "activation": "relu", "dropout": 0.1, "tags": ["a", "b"]}
+    return {"in_dim": 4, "width": width, "out_dim": 2, "dropout": 0.1, "tags": ["a", "b"]}
 
 
 @pytest.fixture
 def package_dir(tmp_path: Path) -> Path:
     torch.manual_seed(0)
     config = tiny_config()
-    return save_package(tmp_path / "pkg", build_model(config).state_dict(), config, FAMILY, compatibility_id="run-1")
+    state_dict = build_model(config).state_dict()
+    return save_package(tmp_path / "pkg", state_dict, config, FAMILY, compatibility_id="run-1")
 
 
 def flip_byte_in_safetensors_data(path: Path) -> None:
@@ -75,7 +76,9 @@ def test_round_trip_preserves_weights_config_and_records_hashes(tmp_path: Path) 
     config = tiny_config()
     model = build_model(config)
     source = {"checkpoint": "logs/run/last.ckpt", "epoch": 3, "step": 1200}
-    path = save_package(tmp_path / "pkg", model.state_dict(), config, FAMILY, compatibility_id="run-1", source=source)
+    path = save_package(
+        tmp_path / "pkg", model.state_dict(), config, FAMILY, compatibility_id="run-1", source=source
+    )
 
     assert sorted(p.name for p in path.iterdir()) == ["config.yaml", "manifest.json", "weights.safetensors"]
     package = load_package(path, family=FAMILY)

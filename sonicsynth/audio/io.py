@@ -31,12 +31,18 @@ class LoadedAudio:
     path: Path
     original_sample_rate: int
     original_channels: int
+    original_num_samples: int
     notes: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
         """Exact duration in seconds, from the sample count."""
         return len(self.samples) / self.sample_rate
+
+    @property
+    def original_duration(self) -> float:
+        """Exact duration of the file as stored, from its own sample count and rate."""
+        return self.original_num_samples / self.original_sample_rate
 
 
 def _check_wav_not_truncated(path: Path) -> None:
@@ -111,6 +117,7 @@ def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Tr
         path=path,
         original_sample_rate=sr,
         original_channels=channels,
+        original_num_samples=data.shape[0],
         notes=notes,
     )
 

@@ -1,6 +1,6 @@
 """Debian text-to-speech voices as a source of speech with ground-truth phone timings.
 
-One small class per engine; each instance is one voice. `synthesize(text, wav_path)` writes a mono
+One small class per engine; each instance is one voice. `synthesize(text, wav_file)` writes a mono
 16-bit wav and returns the engine's own phone timings (an `Alignment`) where the engine exposes them:
 
   MBROLA    espeak-ng turns text into a .pho file (phone + duration in ms) and mbrola renders exactly
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -111,8 +112,8 @@ class TtsVoice(ABC):
     def _render(self, text: str, workdir: Path) -> tuple[Path, list[PhoneSpan] | None, list[WordSpan] | None, str | None]:
         """Run the engine in `workdir`; return (wav file, phones, words, phone set)."""
 
-    def synthesize(self, text: str, wav_path: str | Path) -> Alignment | None:
-        """Write `text` spoken by this voice to `wav_path` (mono, 16-bit PCM, the voice's native rate).
+    def synthesize(self, text: str, wav_file: str | Path | BinaryIO) -> Alignment | None:
+        """Write `text` spoken by this voice to `wav_file` (mono, 16-bit PCM, the voice's native rate).
 
         Returns the engine's phone timings, or None for engines that do not expose them.
         """
@@ -125,7 +126,7 @@ class TtsVoice(ABC):
         if samples.shape[1] != 1 or samples.shape[0] == 0:
             raise SynthesisError(f"{self.name}: expected mono audio, got shape {samples.shape} for text {text!r}")
         # Re-encoding gives every voice the same plain RIFF header, whatever the engine wrote.
-        sf.write(wav_path, samples[:, 0], sample_rate, subtype="PCM_16", format="WAV")
+        sf.write(wav_file, samples[:, 0], sample_rate, subtype="PCM_16", format="WAV")
         if phones is None:
             return None
         assert phone_set is not None

@@ -142,7 +142,8 @@ def save_package(
         config_sha256 = sha256_json(config)
     except (yaml.YAMLError, TypeError, ValueError) as error:
         raise ValueError(
-            f"config for {out_dir} must be plain data (dicts, lists, strings, numbers, booleans, None): {error}"
+            f"config for {out_dir} must be plain data "
+            f"(dicts, lists, strings, numbers, booleans, None): {error}"
         ) from error
 
     with atomic_dir(out_dir, overwrite=True) as staging:

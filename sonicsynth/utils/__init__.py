@@ -1,1 +1,1 @@
-"""Small helpers shared across sonicsynth: atomic file output and content hashing."""
+"""Small helpers shared across sonicsynth (atomic output, hashing, and the like)."""

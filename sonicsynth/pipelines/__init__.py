@@ -1,0 +1,1 @@
+"""Inference chains shared by infer.py, eval and any UI."""
