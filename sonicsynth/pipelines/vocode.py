@@ -39,8 +39,14 @@ class PreparedInput:
     details: dict[str, Any]
 
 
-def collect_inputs(input_path: str | Path) -> list[Path]:
-    """A file, or every audio/mel file under a directory (sorted, so runs are reproducible)."""
+def collect_inputs(input_path: str | Path | list[Path]) -> list[Path]:
+    """A list of files, a file, or every audio/mel file under a directory (sorted, so runs are
+    reproducible)."""
+    if isinstance(input_path, list):
+        missing = [str(p) for p in input_path if not Path(p).is_file()]
+        if missing:
+            raise FileNotFoundError(f"no such input file(s): {', '.join(missing)}")
+        return [Path(p) for p in input_path]
     input_path = Path(input_path)
     if not input_path.exists():
         raise FileNotFoundError(f"{input_path}: no such input file or directory")
@@ -97,14 +103,15 @@ def prepare_input(path: Path, vocoder: Vocoder) -> PreparedInput:
     return PreparedInput(path, mel, num_samples, details)
 
 
-def output_path_for(path: Path, input_root: Path, output_dir: Path) -> Path:
-    relative = path.relative_to(input_root) if input_root.is_dir() else Path(path.name)
+def output_path_for(path: Path, input_root: Path | None, output_dir: Path) -> Path:
+    """Mirror a directory input's layout; single files and lists are named by their stem."""
+    relative = path.relative_to(input_root) if input_root is not None and input_root.is_dir() else Path(path.name)
     return output_dir / relative.with_suffix(".wav")
 
 
 def vocode(
     vocoder: Vocoder,
-    input_path: str | Path,
+    input_path: str | Path | list[Path],
     output_dir: str | Path,
     parameters: dict[str, Any],
     seed: int = 0,
@@ -112,13 +119,14 @@ def vocode(
 ) -> Path:
     """Vocode every input; return the path of the generation log."""
     torch.manual_seed(seed)
-    input_root, output_dir = Path(input_path), Path(output_dir)
+    input_root = None if isinstance(input_path, list) else Path(input_path)
+    output_dir = Path(output_dir)
     record = GenerationLog("vocode", parameters, seed)
     record.set_checkpoint(vocoder.source)
 
     prepared, problems = [], []
     with record.timed("load_inputs"):
-        for path in collect_inputs(input_root):
+        for path in collect_inputs(input_path):
             try:
                 prepared.append(prepare_input(path, vocoder))
             except (AudioError, VocodeInputError) as err:
@@ -130,7 +138,7 @@ def vocode(
         log.error("skipped %s", message)
         record.add_skipped(path, message)
     if not prepared:
-        raise VocodeInputError(f"{input_root}: no usable inputs")
+        raise VocodeInputError(f"{input_root or 'the input list'}: no usable inputs")
 
     for item in prepared:
         with record.timed("vocode"):
