@@ -304,14 +304,24 @@ class CorpusSummary:
         return f"{self.contents()}\nmade {len(self.produced)} utterances in this run, {self.seconds:.1f} s"
 
 
+_RECORDED_SOURCE_NOTES = {
+    "human-fillets": "Czech voice acting from Fish Fillets NG (Debian fillets-ng-data-cs; transcripts from\n"
+    "                   fillets-ng-data), speakers fillets-m and fillets-v; GPL-2+",
+    "human-librivox": "LibriVox reading of Sense and Sensibility, one reader (Debian pocketsphinx-testdata);\n"
+    "                   the LibriVox recording is in the public domain",
+}
+
+
 def _write_readme(out_dir: Path, planned: list[PlannedUtterance], summary: CorpusSummary) -> None:
     voices = {item.voice.name: item.voice for item in planned if item.voice is not None}
     voice_lines = [
         f"  {name:18} Debian package {voice.debian_package}; phone timings: {'yes' if voice.gives_timings else 'no'}"
         for name, voice in voices.items()
     ]
+    recorded = sorted({item.source for item in planned if item.recording is not None})
+    recorded_lines = [f"  {source:16} {_RECORDED_SOURCE_NOTES[source]}" for source in recorded]
     text = f"""\
-sonicsynth demo corpus (built by scripts/build_demo_corpus.py; do not edit by hand, do not commit)
+sonicsynth demo corpus, built by scripts/build_demo_corpus.py. Do not edit by hand; do not commit.
 
 Layout
   manifest.jsonl                    one utterance per line; format in sonicsynth/data/manifest.py
@@ -325,16 +335,14 @@ Contents
 {summary.contents()}
 
 Synthetic voices
-{chr(10).join(voice_lines) if voice_lines else "  none"}
+{chr(10).join(voice_lines) or "  none"}
 
 Recorded speech
-  human-fillets    Czech voice acting from Fish Fillets NG (Debian fillets-ng-data-cs, transcripts from
-                   fillets-ng-data), speakers fillets-m and fillets-v; GPL-2+.
-  human-librivox   LibriVox reading of Sense and Sensibility (Debian pocketsphinx-testdata); public domain.
+{chr(10).join(recorded_lines) or "  none"}
 
-Licences: the recordings are GPL-2+ or public domain; the MBROLA, RHVoice and pico voices come from
-Debian contrib/non-free and carry their own terms (see /usr/share/doc/<package>/copyright). The corpus
-is for local research and tests: rebuild it, do not redistribute it.
+Licences: each source keeps its own terms (see /usr/share/doc/<package>/copyright); several voices
+come from Debian contrib/non-free, some for non-commercial use only. The corpus is for local research
+and tests: rebuild it where you need it, do not redistribute it.
 """
     with atomic_write(out_dir / README_NAME, "w") as file:
         file.write(text)

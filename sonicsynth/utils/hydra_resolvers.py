@@ -9,9 +9,12 @@ from omegaconf import OmegaConf
 
 
 def wandb_logged_in() -> bool:
-    """True when wandb has credentials: WANDB_API_KEY, or the ~/.netrc entry `wandb login` writes."""
+    """True when wandb has credentials: WANDB_API_KEY, or the ~/.netrc entry `wandb login` writes.
+    WANDB_MODE=offline or disabled counts as not logged in."""
+    if os.environ.get("WANDB_MODE") in ("offline", "disabled"):
+        return False
     if os.environ.get("WANDB_API_KEY"):
-        return False if os.environ.get("WANDB_MODE") == "offline" else True
+        return True
     try:
         return netrc.netrc().authenticators("api.wandb.ai") is not None
     except (FileNotFoundError, netrc.NetrcParseError):
