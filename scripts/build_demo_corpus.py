@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """Build the demo corpus (see sonicsynth/data/demo_corpus.py for contents, layout and splits).
 
-    python scripts/build_demo_corpus.py --out data/demo
-    python scripts/build_demo_corpus.py --out /tmp/tiny --sentences 3 --voices mbrola-us1 flite-rms --max-human-per-speaker 1
+examples:
+  python scripts/build_demo_corpus.py --out data/demo
+  python scripts/build_demo_corpus.py --out /tmp/tiny --sentences 3 --voices mbrola-us1 --max-human-per-speaker 1
+  python scripts/build_demo_corpus.py --list-voices
 """
 
 from __future__ import annotations
@@ -18,16 +20,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="data/demo", help="output directory (default: data/demo)")
     parser.add_argument(
-        "--sentences", type=int, default=len(SENTENCES), help=f"how many of the {len(SENTENCES)} sentences each voice speaks"
+        "--sentences",
+        type=int,
+        default=len(SENTENCES),
+        help=f"how many of the {len(SENTENCES)} sentences each voice speaks",
     )
     parser.add_argument(
-        "--voices", nargs="+", metavar="VOICE", help="synthetic voices (default: every installed one); see --list-voices"
+        "--voices",
+        nargs="+",
+        metavar="VOICE",
+        help="synthetic voices (default: every installed one); see --list-voices",
     )
     parser.add_argument(
         "--max-human-per-speaker", type=int, default=40, help="recorded clips per human speaker (0: none; default 40)"
     )
     parser.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
-    parser.add_argument("--list-voices", action="store_true", help="list the known voices and whether they are installed")
+    parser.add_argument(
+        "--list-voices", action="store_true", help="list the known voices and whether they are installed"
+    )
     args = parser.parse_args(argv)
 
     if args.list_voices:

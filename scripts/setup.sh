@@ -16,9 +16,10 @@ as_root() {
 }
 
 # --- Debian packages -------------------------------------------------------------------------
-# main: the speech engines with known phone timings and the real recorded speech.
+# main: the speech engines with known phone timings and the real recorded speech
+# (fillets-ng-data holds the transcripts of the Czech clips in fillets-ng-data-cs).
 APT_MAIN="espeak-ng festival flite festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox ffmpeg
-          fillets-ng-data-cs pocketsphinx-testdata"
+          fillets-ng-data-cs fillets-ng-data pocketsphinx-testdata"
 # contrib/non-free: more voices (MBROLA diphone voices give exact per-phone timings).
 APT_EXTRA="mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 festvox-rablpc16k festvox-don
            rhvoice rhvoice-english libttspico-utils"

@@ -220,27 +220,23 @@ def remove_interrupted_writes(out_dir: Path) -> list[Path]:
     return sorted(leftovers)
 
 
-def _produce(item: PlannedUtterance, out_dir: Path) -> str:
-    item.produce(out_dir)
-    return item.id
-
-
 def _produce_all(items: list[PlannedUtterance], out_dir: Path, workers: int, progress: bool) -> None:
     with tqdm(total=len(items), desc="demo corpus", unit="utt", disable=not progress) as bar:
-        if workers == 1:
+        if workers == 1 or len(items) <= 1:
             for item in items:
-                _produce(item, out_dir)
+                item.produce(out_dir)
                 bar.update()
             return
         # spawn, not fork: the caller may hold threads (torch, a progress bar) that fork would copy mid-state.
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        context = multiprocessing.get_context("spawn")
+        executor = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context)
         try:
-            futures: list[Future] = [executor.submit(_produce, item, out_dir) for item in items]
+            futures: list[Future] = [executor.submit(item.produce, out_dir) for item in items]
             for future in futures:
                 future.add_done_callback(lambda _: bar.update())
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for future in done:
-                future.result()  # re-raises the first failure, naming voice and text
+                future.result()  # re-raises the first failure, which names the voice and the text
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
 
@@ -348,7 +344,9 @@ and tests: rebuild it where you need it, do not redistribute it.
         file.write(text)
 
 
-def build_demo_corpus(out_dir: str | Path, config: DemoCorpusConfig = DemoCorpusConfig(), progress: bool = True) -> CorpusSummary:
+def build_demo_corpus(
+    out_dir: str | Path, config: DemoCorpusConfig = DemoCorpusConfig(), progress: bool = True
+) -> CorpusSummary:
     """Build (or finish building) the demo corpus in `out_dir`; return a summary of it."""
     started = time.perf_counter()
     out_dir = Path(out_dir)

@@ -83,7 +83,8 @@ def fillets_czech_clips(max_per_speaker: int | None) -> list[HumanClip]:
     """Transcribed clips of the two main speakers, 1-12 s long, evenly spaced over the sorted clip names."""
     if not fillets_installed():
         raise FileNotFoundError(
-            f"{FILLETS_ROOT}: Czech clips need Debian packages fillets-ng-data-cs (audio) and fillets-ng-data (transcripts)"
+            f"{FILLETS_ROOT}: Czech clips need Debian packages fillets-ng-data-cs (audio) "
+            "and fillets-ng-data (transcripts)"
         )
     by_speaker: dict[str, list[HumanClip]] = {code: [] for code in FILLETS_MAIN_SPEAKERS}
     for recording in sorted((FILLETS_ROOT / "sound").glob("*/cs/*.ogg")):

@@ -177,9 +177,15 @@ class Alignment:
 
 
 def write_alignment(path: str | os.PathLike[str], alignment: Alignment) -> None:
+    """Write an alignment atomically, one phone or word per line so the file reads (and diffs) well."""
+    record = alignment.to_json()
+    parts = [f"{json.dumps(key)}: {json.dumps(record[key], ensure_ascii=False)}" for key in ("phone_set", "source")]
+    for key in ("phones", "words"):
+        if key in record:
+            items = ",\n  ".join(json.dumps(item, ensure_ascii=False) for item in record[key])
+            parts.append(f"{json.dumps(key)}: [\n  {items}\n ]")
     with atomic_write(path, mode="w") as file:
-        json.dump(alignment.to_json(), file, ensure_ascii=False, indent=1)
-        file.write("\n")
+        file.write("{" + ",\n ".join(parts) + "}\n")
 
 
 def read_alignment(path: str | os.PathLike[str]) -> Alignment:
@@ -193,7 +199,9 @@ def read_alignment(path: str | os.PathLike[str]) -> Alignment:
             phone_set=record["phone_set"],
             source=record["source"],
             phones=phones,
-            words=None if words is None else tuple(WordSpan(w["word"], float(w["start"]), float(w["end"])) for w in words),
+            words=None
+            if words is None
+            else tuple(WordSpan(w["word"], float(w["start"]), float(w["end"])) for w in words),
         )
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a valid alignment file ({type(error).__name__}: {error})") from error

@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
-import numpy as np
 import soundfile as sf
 
 from sonicsynth.data.manifest import Alignment, PhoneSpan, WordSpan
@@ -66,7 +65,9 @@ def _run(command: list[str], voice: TtsVoice, text: str, stdin: str | None = Non
             f"{(error.stderr or error.stdout or '').strip()[-800:]}"
         ) from error
     except subprocess.TimeoutExpired as error:
-        raise SynthesisError(f"{voice.name}: `{command[0]}` timed out after {error.timeout} s for text {text!r}") from error
+        raise SynthesisError(
+            f"{voice.name}: `{command[0]}` timed out after {error.timeout} s for text {text!r}"
+        ) from error
     except OSError as error:
         raise SynthesisError(f"{voice.name}: cannot run `{command[0]}` ({error}) for text {text!r}") from error
     return result.stdout
@@ -86,6 +87,15 @@ def _merge_adjacent_silences(phones: list[PhoneSpan]) -> list[PhoneSpan]:
 def _round(seconds: float) -> float:
     # Microseconds: finer than any sample period here, and keeps the JSON readable.
     return round(seconds, 6)
+
+
+class Rendering(NamedTuple):
+    """What an engine run leaves behind: its wav file and, where the engine gives them, its timings."""
+
+    wav: Path
+    phones: list[PhoneSpan] | None = None
+    words: list[WordSpan] | None = None
+    phone_set: str | None = None
 
 
 class TtsVoice(ABC):
@@ -113,20 +123,24 @@ class TtsVoice(ABC):
         """Whether the engine and this voice are present on this machine."""
 
     @abstractmethod
-    def _render(self, text: str, workdir: Path) -> tuple[Path, list[PhoneSpan] | None, list[WordSpan] | None, str | None]:
-        """Run the engine in `workdir`; return (wav file, phones, words, phone set)."""
+    def _render(self, text: str, workdir: Path) -> Rendering:
+        """Run the engine in `workdir`, which is deleted afterwards."""
 
     def synthesize(self, text: str, wav_file: str | Path | BinaryIO) -> Alignment | None:
         """Write `text` spoken by this voice to `wav_file` (mono, 16-bit PCM, the voice's native rate).
 
         Returns the engine's phone timings, or None for engines that do not expose them.
         """
+        if not text.strip():
+            raise SynthesisError(f"{self.name}: nothing to say (empty text)")
         with TemporaryDirectory(prefix=f"sonicsynth-{self.name}-") as workdir:
             raw_wav, phones, words, phone_set = self._render(text, Path(workdir))
             try:
                 samples, sample_rate = sf.read(raw_wav, dtype="int16", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as error:
-                raise SynthesisError(f"{self.name}: unreadable output {raw_wav.name} for text {text!r} ({error})") from error
+                raise SynthesisError(
+                    f"{self.name}: unreadable output {raw_wav.name} for text {text!r} ({error})"
+                ) from error
         if samples.shape[1] != 1 or samples.shape[0] == 0:
             raise SynthesisError(f"{self.name}: expected mono audio, got shape {samples.shape} for text {text!r}")
         # Re-encoding gives every voice the same plain RIFF header, whatever the engine wrote.
@@ -193,10 +207,14 @@ class MbrolaVoice(TtsVoice):
     def is_installed(self) -> bool:
         return bool(shutil.which("espeak-ng") and shutil.which("mbrola") and self.database.is_file())
 
-    def _render(self, text: str, workdir: Path) -> tuple[Path, list[PhoneSpan], None, str]:
+    def _render(self, text: str, workdir: Path) -> Rendering:
         text_file, espeak_pho, pho, wav = (workdir / n for n in ("text.txt", "espeak.pho", "voice.pho", "out.wav"))
         text_file.write_text(text, encoding="utf-8")
-        _run(["espeak-ng", "-v", f"mb-{self.voice}", "-q", "--pho", f"--phonout={espeak_pho}", "-f", str(text_file)], self, text)
+        _run(
+            ["espeak-ng", "-v", f"mb-{self.voice}", "-q", "--pho", f"--phonout={espeak_pho}", "-f", str(text_file)],
+            self,
+            text,
+        )
         lines = [("_", f"_\t{MBROLA_LEADING_SILENCE_MS}")]
         for line in espeak_pho.read_text(encoding="utf-8").splitlines():
             # Comments start with ';'; '#' is mbrola's flush command; neither is a phone.
@@ -209,7 +227,7 @@ class MbrolaVoice(TtsVoice):
         for phone, line in lines:
             elapsed_ms += float(line.split()[1])
             ends.append((phone, elapsed_ms / 1000))
-        return wav, _spans_from_ends(ends), None, "mbrola-sampa"
+        return Rendering(wav, _spans_from_ends(ends), phone_set="mbrola-sampa")
 
 
 @lru_cache(maxsize=1)
@@ -262,7 +280,7 @@ class FestivalVoice(TtsVoice):
     def is_installed(self) -> bool:
         return self.scheme_voice in _festival_voices()
 
-    def _render(self, text: str, workdir: Path) -> tuple[Path, list[PhoneSpan] | None, list[WordSpan] | None, str | None]:
+    def _render(self, text: str, workdir: Path) -> Rendering:
         wav, script = workdir / "out.wav", workdir / "synth.scm"
         script.write_text(
             _FESTIVAL_SCRIPT.format(voice=self.scheme_voice, text=_scheme_string(text), wav=_scheme_string(str(wav))),
@@ -284,8 +302,8 @@ class FestivalVoice(TtsVoice):
                 word, start, end = rest.rsplit(" ", 2)
                 words.append(WordSpan(word, _round(float(start)), _round(float(end))))
         if not self.timings_match_audio:
-            return wav, None, None, None
-        return wav, _spans_from_ends(ends), words, phone_set
+            return Rendering(wav)
+        return Rendering(wav, _spans_from_ends(ends), words, phone_set)
 
 
 @lru_cache(maxsize=1)
@@ -317,7 +335,7 @@ class FliteVoice(TtsVoice):
     def is_installed(self) -> bool:
         return self.voice in _flite_voices()
 
-    def _render(self, text: str, workdir: Path) -> tuple[Path, list[PhoneSpan], None, str]:
+    def _render(self, text: str, workdir: Path) -> Rendering:
         text_file, wav = workdir / "text.txt", workdir / "out.wav"
         text_file.write_text(text, encoding="utf-8")
         output = _run(["flite", "-voice", self.voice, "-psdur", "-f", str(text_file), "-o", str(wav)], self, text)
@@ -325,7 +343,7 @@ class FliteVoice(TtsVoice):
         for token in output.split():
             phone, _, end = token.rpartition(":")
             ends.append((phone, float(end)))
-        return wav, _spans_from_ends(ends), None, "flite-cmu"
+        return Rendering(wav, _spans_from_ends(ends), phone_set="flite-cmu")
 
 
 @dataclass(frozen=True)
@@ -350,10 +368,10 @@ class RHVoiceVoice(TtsVoice):
     def is_installed(self) -> bool:
         return bool(shutil.which("RHVoice-test")) and (Path("/usr/share/RHVoice/voices") / self.voice).is_dir()
 
-    def _render(self, text: str, workdir: Path) -> tuple[Path, None, None, None]:
+    def _render(self, text: str, workdir: Path) -> Rendering:
         wav = workdir / "out.wav"
         _run(["RHVoice-test", "-p", self.voice, "-o", str(wav)], self, text, stdin=text)
-        return wav, None, None, None
+        return Rendering(wav)
 
 
 @dataclass(frozen=True)
@@ -378,10 +396,10 @@ class PicoVoice(TtsVoice):
         lang_dir = Path("/usr/share/pico/lang")
         return bool(shutil.which("pico2wave")) and any(lang_dir.glob(f"{self.locale}_*_sg.bin"))
 
-    def _render(self, text: str, workdir: Path) -> tuple[Path, None, None, None]:
+    def _render(self, text: str, workdir: Path) -> Rendering:
         wav = workdir / "out.wav"  # pico2wave insists on a .wav name
         _run(["pico2wave", f"--lang={self.locale}", f"--wave={wav}", "--", text], self, text)
-        return wav, None, None, None
+        return Rendering(wav)
 
 
 # Every English voice the Debian archive offers these engines, one per distinct-sounding speaker.

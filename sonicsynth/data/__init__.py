@@ -1,0 +1,1 @@
+"""Corpus adapters -> manifest, the demo corpus, feature preparation and LightningDataModules."""
