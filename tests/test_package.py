@@ -30,7 +30,7 @@ from sonicsynth.export import (
     require_compatible,
     save_package,
 )
-from sonicsynth.export.package import main as package_cli
+from sonicsynth.export.__main__ import main as package_cli
 from sonicsynth.utils.atomic import atomic_dir, atomic_write
 from sonicsynth.utils.hashing import sha256_file, sha256_json
 
@@ -383,7 +383,7 @@ def test_cli_verify_fails_with_the_error(package_dir: Path, capsys: pytest.Captu
 
 def test_cli_runs_as_a_module(package_dir: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sonicsynth.export.package", "verify", str(package_dir)],
+        [sys.executable, "-m", "sonicsynth.export", "verify", str(package_dir)],
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stderr

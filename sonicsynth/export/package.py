@@ -12,17 +12,15 @@ A package is a directory:
 both sides. Training checkpoints are a different thing (pickled by Lightning); `load_training_checkpoint`
 reads them without unpickling arbitrary objects unless the caller opts in.
 
-CLI: python -m sonicsynth.export.package verify <dir> [--family FAMILY]
+CLI: python -m sonicsynth.export verify <dir> [--family FAMILY]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -350,29 +348,3 @@ def _unsafe_globals(path: Path) -> list[str]:
         return torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception:
         return []
-
-
-# --- CLI -------------------------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m sonicsynth.export.package", description="Inspect sonicsynth checkpoint packages."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="verify a package and print its manifest as JSON")
-    verify.add_argument("package", type=Path, help="package directory")
-    verify.add_argument("--family", help="also require this model family, e.g. vocoder/hifigan")
-    args = parser.parse_args(argv)
-
-    try:
-        package = load_package(args.package, family=args.family)
-    except PackageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(package.manifest, indent=2, ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
