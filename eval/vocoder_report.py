@@ -28,7 +28,7 @@ def build_report(cfg: DictConfig) -> dict:
 
     from sonicsynth.audio import MelSpectrogram, load_audio
     from sonicsynth.data.manifest import read_manifest
-    from sonicsynth.metrics.spectral import mcd_mfcc, mel_l1, multi_resolution_stft
+    from sonicsynth.metrics.spectral import mel_l1, multi_resolution_stft
     from sonicsynth.models.vocoder.inference import Vocoder
     from sonicsynth.pipelines.vocode import vocode
     from sonicsynth.utils.atomic import atomic_write
@@ -57,7 +57,6 @@ def build_report(cfg: DictConfig) -> dict:
                 "source": utterance.source,
                 "duration_sec": round(len(reference) / vocoder.sample_rate, 4),
                 "mel_l1": mel_l1(reference, estimate, metric_mel),
-                "mcd_mfcc_db": mcd_mfcc(reference, estimate, vocoder.sample_rate),
                 **multi_resolution_stft(reference, estimate),
             }
         )

@@ -3,19 +3,13 @@
 All need a reference of the same sample rate; lower is better; both signals are trimmed to the
 shorter length first.
 - `mel_l1`: mean |log-mel difference| (natural log, 1e-5 floor) with the given mel settings: the
-  validation metric of HiFi-GAN-style vocoders. 0 = identical; speech vs. silence is around 5-8.
+  validation metric of HiFi-GAN-style vocoders; 0 for identical signals.
 - `multi_resolution_stft`: spectral convergence and mean |log-magnitude difference| at three STFT
   resolutions (512/1024/2048-point), as used by Parallel WaveGAN-style losses.
-- `mcd_mfcc`: mel-cepstral distortion in dB over 13 MFCCs (c0 excluded), frame by frame without DTW
-  (copy synthesis is aligned). An MFCC-based approximation of MCD; values are not comparable to
-  SPTK mel-cepstrum MCD.
 """
 
 from __future__ import annotations
 
-import math
-
-import librosa
 import numpy as np
 import torch
 
@@ -47,13 +41,3 @@ def multi_resolution_stft(reference: np.ndarray, estimate: np.ndarray) -> dict[s
             convergence.append(float(torch.linalg.norm(r - e) / torch.linalg.norm(r).clamp_min(1e-9)))
             log_l1.append(float((torch.log(r.clamp_min(1e-5)) - torch.log(e.clamp_min(1e-5))).abs().mean()))
     return {"spectral_convergence": float(np.mean(convergence)), "log_stft_l1": float(np.mean(log_l1))}
-
-
-def mcd_mfcc(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, n_mfcc: int = 13) -> float:
-    ref, est = (x.numpy() for x in _pair(reference, estimate))
-    # librosa's MFCCs are DCTs of dB power (10 log10 |X|^2); MCD's cepstra are of ln |X|.
-    to_ln_amplitude = math.log(10.0) / 20.0
-    c_ref = librosa.feature.mfcc(y=ref, sr=sample_rate, n_mfcc=n_mfcc)[1:] * to_ln_amplitude
-    c_est = librosa.feature.mfcc(y=est, sr=sample_rate, n_mfcc=n_mfcc)[1:] * to_ln_amplitude
-    per_frame = np.sqrt(2.0 * np.sum((c_ref - c_est) ** 2, axis=0))
-    return float(10.0 / math.log(10.0) * per_frame.mean())
