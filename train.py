@@ -8,7 +8,7 @@ os.environ.setdefault("SONICSYNTH_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from sonicsynth.utils.hydra_resolvers import register_resolvers  # noqa: E402
+from sonicsynth.utils.hydra_config import register_resolvers  # noqa: E402
 
 register_resolvers()
 

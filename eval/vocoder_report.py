@@ -124,7 +124,7 @@ def _plot_distributions(rows: list[dict], metrics: list[str], path: Path, save_f
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from sonicsynth.utils.hydra_resolvers import register_resolvers
+    from sonicsynth.utils.hydra_config import register_resolvers
 
     register_resolvers()
     try:

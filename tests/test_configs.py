@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import DictConfig
 
-from sonicsynth.utils import hydra_resolvers
+from sonicsynth.utils import hydra_config
+from sonicsynth.utils.hydra_config import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def compose_train(overrides):
-    os.environ.setdefault("SONICSYNTH_ROOT", str(ROOT))
-    hydra_resolvers.register_resolvers()
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        return compose("train", overrides=overrides)
+def compose_train(overrides: list[str]) -> DictConfig:
+    return compose_config("train", overrides)
 
 
 @pytest.mark.parametrize("trainer", ["default", "cpu", "gpu", "ddp", "deepspeed_stage_2"])
@@ -49,11 +44,11 @@ def test_debug_configs_compose(debug):
 def test_wandb_is_offline_without_credentials(monkeypatch, tmp_path):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
-    assert not hydra_resolvers.wandb_logged_in()
+    assert not hydra_config.wandb_logged_in()
     cfg = compose_train(["logger=wandb"])
     assert cfg.logger.wandb.offline is True
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    assert hydra_resolvers.wandb_logged_in()
+    assert hydra_config.wandb_logged_in()
 
 
 def test_cpu_trainer_instantiates(tmp_path):

@@ -4,14 +4,12 @@ package, ONNX and TorchScript models agree with PyTorch."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from sonicsynth.export.from_checkpoint import package_from_checkpoint
@@ -19,7 +17,7 @@ from sonicsynth.export.package import load_package, load_training_checkpoint
 from sonicsynth.export.runtime_formats import export_checked
 from sonicsynth.models.vocoder.inference import Vocoder
 from sonicsynth.training import train
-from sonicsynth.utils.hydra_resolvers import register_resolvers
+from sonicsynth.utils.hydra_config import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,10 +41,7 @@ def tiny_overrides(manifest: Path, run_dir: Path, epochs: int) -> list[str]:
 
 
 def compose_train(overrides: list[str]) -> DictConfig:
-    os.environ.setdefault("SONICSYNTH_ROOT", str(ROOT))
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        return compose("train", overrides=overrides)
+    return compose_config("train", overrides)
 
 
 def generator_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
