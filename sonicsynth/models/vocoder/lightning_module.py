@@ -9,21 +9,20 @@ learning-rate decay of 0.999 per epoch, as in the paper.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
 from sonicsynth.audio import MelSpectrogram
+from sonicsynth.models.packaging import PackageableModule
 from sonicsynth.models.vocoder.losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss
 from sonicsynth.utils.media_logging import log_audio, log_figure
 from sonicsynth.utils.plotting import plot_spectrograms
 
 
-class HiFiGANLitModule(L.LightningModule):
+class HiFiGANLitModule(PackageableModule):
     family = "vocoder/hifigan"
 
     def __init__(
@@ -44,8 +43,7 @@ class HiFiGANLitModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        # One id for everything trained in this run; it survives resumes (see on_load_checkpoint).
-        self.hparams.compatibility_id = compatibility_id or uuid.uuid4().hex
+        self.init_compatibility_id(compatibility_id)
         self.automatic_optimization = False
         self.generator = instantiate(generator)
         self.mpd = instantiate(mpd)
@@ -133,23 +131,9 @@ class HiFiGANLitModule(L.LightningModule):
             figure = plot_spectrograms({"real": mel_real, "generated": mel_fake}, title=f"validation sample {index}")
             log_figure(logger, f"val/{index}/mel", figure, step)
 
-    # ------------------------------------------------------ checkpoints/export
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["sonicsynth"] = {
-            "family": self.family,
-            "module": f"{type(self).__module__}.{type(self).__qualname__}",
-            "compatibility_id": self.hparams.compatibility_id,
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.hparams.compatibility_id = checkpoint.get("sonicsynth", {}).get(
-            "compatibility_id", self.hparams.compatibility_id
-        )
-
+    # ------------------------------------------------------------------ export
     @classmethod
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """What an exported vocoder needs: the generator's weights and the config to rebuild it."""
         hp = checkpoint["hyper_parameters"]
-        prefix = "generator."
-        weights = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
-        return weights, {"generator": hp["generator"], "mel": hp["mel"]}
+        return cls.submodule_weights(checkpoint, "generator."), {"generator": hp["generator"], "mel": hp["mel"]}

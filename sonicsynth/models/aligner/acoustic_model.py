@@ -1,0 +1,56 @@
+"""Phone recogniser for CTC alignment: log-mel frames (10 ms hop) -> per-frame phone posteriors.
+
+A convolutional front end (local spectral context, no striding: boundary accuracy needs the full
+10 ms resolution) feeds a bidirectional LSTM; a linear layer gives logits over the phone symbols
+plus the CTC blank (index 0). `hidden()` returns the last recurrent layer's output, which a model
+trained only to recognise phones keeps largely free of speaker identity: the content feature for
+when no self-supervised model is available.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class CTCPhoneRecognizer(nn.Module):
+    def __init__(
+        self,
+        num_symbols: int,
+        n_mels: int = 80,
+        conv_channels: int = 256,
+        conv_layers: int = 2,
+        kernel_size: int = 5,
+        lstm_hidden: int = 256,
+        lstm_layers: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = n_mels
+        for _ in range(conv_layers):
+            layers += [
+                nn.Conv1d(channels, conv_channels, kernel_size, padding=kernel_size // 2),
+                nn.BatchNorm1d(conv_channels),
+                nn.GELU(),
+                nn.Dropout(dropout),
+            ]
+            channels = conv_channels
+        self.front_end = nn.Sequential(*layers)
+        self.lstm = nn.LSTM(channels, lstm_hidden, lstm_layers, batch_first=True, bidirectional=True,
+                            dropout=dropout if lstm_layers > 1 else 0.0)
+        self.output = nn.Linear(2 * lstm_hidden, num_symbols + 1)  # + blank at index 0
+        self.hidden_size = 2 * lstm_hidden
+
+    def hidden(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, n_mels, frames) -> (batch, frames, hidden_size)."""
+        x = self.front_end(mel).transpose(1, 2)
+        if lengths is not None:
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+        return self.lstm(x)[0]
+
+    def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-probabilities (batch, frames, num_symbols + 1); index 0 is the blank."""
+        return self.output(self.hidden(mel, lengths)).log_softmax(dim=-1)
