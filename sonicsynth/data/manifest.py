@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,7 +34,7 @@ from sonicsynth.utils.atomic import atomic_write
 SPLITS = ("train", "val", "test")
 
 # Ids name files (wavs/<speaker>/<id>.wav), so they must be safe on every filesystem.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,18 @@ class Utterance:
     source: str
     alignment_path: str | None
     split: str
+    # Format-specific facts worth keeping (e.g. AISHELL-3 pinyin, the original text of LibriTTS).
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("id", "speaker"):
             value = getattr(self, name)
-            if not _SAFE_NAME.fullmatch(value):
+            if not SAFE_NAME.fullmatch(value):
                 raise ValueError(f"{name} {value!r} is not filesystem-safe (letters, digits, '.', '_', '-')")
         for name in ("audio_path", "alignment_path"):
             value = getattr(self, name)
-            if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
+            # Relative (may climb out with '..', so a manifest can live beside a read-only corpus).
+            if value is not None and Path(value).is_absolute():
                 raise ValueError(f"{name} {value!r} must be relative to the manifest's directory")
         if self.split not in SPLITS:
             raise ValueError(f"split {self.split!r} is not one of {SPLITS}")
@@ -89,20 +92,24 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "source": (str,),
     "alignment_path": (str, type(None)),
     "split": (str,),
+    "extras": (dict,),
 }
+_OPTIONAL_FIELDS = {"extras"}
 assert set(_FIELD_TYPES) == {f.name for f in fields(Utterance)}
 
 
 def _utterance_from_json(record: Any) -> Utterance:
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-    missing = [name for name in _FIELD_TYPES if name not in record]
+    missing = [name for name in _FIELD_TYPES if name not in record and name not in _OPTIONAL_FIELDS]
     if missing:
         raise ValueError(f"missing field(s): {', '.join(missing)}")
     unknown = sorted(set(record) - set(_FIELD_TYPES))
     if unknown:
         raise ValueError(f"unknown field(s): {', '.join(unknown)}")
     for name, types in _FIELD_TYPES.items():
+        if name not in record:
+            continue
         value = record[name]
         if isinstance(value, bool) or not isinstance(value, types):
             raise ValueError(f"field {name!r} has type {type(value).__name__}, expected {types[0].__name__}")
@@ -141,7 +148,10 @@ def write_manifest(path: str | os.PathLike[str], utterances: list[Utterance]) ->
         seen.add(utterance.id)
     with atomic_write(path, mode="w") as file:
         for utterance in utterances:
-            file.write(json.dumps(asdict(utterance), ensure_ascii=False) + "\n")
+            record = asdict(utterance)
+            if not record["extras"]:
+                del record["extras"]  # optional: keep plain lines plain
+            file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 class PhoneSpan(NamedTuple):
