@@ -1,0 +1,125 @@
+"""Boundary accuracy of an alignment against a reference whose timings are known.
+
+The reference and the aligner rarely agree on the phone sequence: they use different phone sets
+(mapped to ARPAbet by `phone_sets`), different pronunciations ("the" as DH AH or DH IY) and different
+pauses. So boundaries are paired through a sequence alignment, not by position, and an inserted or
+dropped phone costs only the boundaries next to it instead of shifting every later one:
+
+  phones  Both sequences are aligned by edit distance (substitutions allowed, except between silence
+          and speech). The boundary between reference phones i-1 and i is paired with the one between
+          hypothesis phones j-1 and j when i-1 <-> j-1 and i <-> j are both aligned pairs. Boundaries
+          inside a split native phone (`MappedPhone.starts_boundary` False) are not scored.
+  words   Word labels are normalised (lower case, punctuation dropped) and aligned the same way;
+          each word aligned to an identical word contributes its start and its end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from sonicsynth.align.base import SILENCE_PHONE, transcript_words
+from sonicsynth.align.phone_sets import MappedPhone, map_to_arpabet
+from sonicsynth.data.manifest import Alignment, WordSpan
+
+TOLERANCES_MS = (20, 40)
+
+
+class BoundaryMatch(NamedTuple):
+    """Paired boundary times (reference, hypothesis) in seconds, and how many the reference has in all."""
+
+    pairs: list[tuple[float, float]]
+    reference_boundaries: int
+
+
+def align_sequences(
+    reference: Sequence[str], hypothesis: Sequence[str], can_substitute: Callable[[str, str], bool]
+) -> list[tuple[int, int]]:
+    """Index pairs (i, j) aligned by minimum edit distance: match 0, substitution 1, insertion/deletion 1."""
+    rows, cols = len(reference) + 1, len(hypothesis) + 1
+    impossible = rows + cols  # more than any real path costs
+    cost = [[0] * cols for _ in range(rows)]
+    for i in range(rows):
+        cost[i][0] = i
+    for j in range(cols):
+        cost[0][j] = j
+
+    def diagonal_cost(i: int, j: int) -> int:
+        if reference[i - 1] == hypothesis[j - 1]:
+            return 0
+        return 1 if can_substitute(reference[i - 1], hypothesis[j - 1]) else impossible
+
+    for i in range(1, rows):
+        for j in range(1, cols):
+            cost[i][j] = min(cost[i - 1][j - 1] + diagonal_cost(i, j), cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    pairs: list[tuple[int, int]] = []
+    i, j = rows - 1, cols - 1
+    while i > 0 and j > 0:
+        # Prefer the diagonal on ties, so equal-cost paths keep phones paired rather than skipped.
+        if cost[i][j] == cost[i - 1][j - 1] + diagonal_cost(i, j):
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif cost[i][j] == cost[i - 1][j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return pairs[::-1]
+
+
+def _same_kind(reference: str, hypothesis: str) -> bool:
+    """A phone may stand in for another phone, silence only for silence."""
+    return (reference == SILENCE_PHONE) == (hypothesis == SILENCE_PHONE)
+
+
+def match_phone_boundaries(reference: Sequence[MappedPhone], hypothesis: Sequence[MappedPhone]) -> BoundaryMatch:
+    pairs = align_sequences([p.phone for p in reference], [p.phone for p in hypothesis], _same_kind)
+    matched = [
+        (reference[i].start, hypothesis[j].start)
+        for (i_prev, j_prev), (i, j) in itertools.pairwise(pairs)
+        if i == i_prev + 1 and j == j_prev + 1 and reference[i].starts_boundary and hypothesis[j].starts_boundary
+    ]
+    total = sum(1 for phone in reference[1:] if phone.starts_boundary)
+    return BoundaryMatch(matched, total)
+
+
+def _normalised_word(word: str) -> str:
+    return "".join(transcript_words(word))
+
+
+def match_word_boundaries(reference: Sequence[WordSpan], hypothesis: Sequence[WordSpan]) -> BoundaryMatch:
+    ref_words = [_normalised_word(w.word) for w in reference]
+    hyp_words = [_normalised_word(w.word) for w in hypothesis]
+    matched: list[tuple[float, float]] = []
+    for i, j in align_sequences(ref_words, hyp_words, lambda a, b: False):
+        matched += [(reference[i].start, hypothesis[j].start), (reference[i].end, hypothesis[j].end)]
+    return BoundaryMatch(matched, 2 * len(reference))
+
+
+def compare_alignments(reference: Alignment, hypothesis: Alignment) -> tuple[BoundaryMatch, BoundaryMatch | None]:
+    """Phone boundaries (through ARPAbet) and, when both sides have words, word boundaries."""
+    phones = match_phone_boundaries(
+        map_to_arpabet(reference.phones, reference.phone_set), map_to_arpabet(hypothesis.phones, hypothesis.phone_set)
+    )
+    if reference.words is None or hypothesis.words is None:
+        return phones, None
+    return phones, match_word_boundaries(reference.words, hypothesis.words)
+
+
+def summarize_boundary_errors(matches: Sequence[BoundaryMatch]) -> dict[str, float | int | None]:
+    """Counts, mean/median absolute error (ms) and the share within each tolerance, over all matches."""
+    errors_ms = [abs(hyp - ref) * 1000 for match in matches for ref, hyp in match.pairs]
+    reference_total = sum(match.reference_boundaries for match in matches)
+    summary: dict[str, float | int | None] = {
+        "boundaries": len(errors_ms),
+        "reference_boundaries": reference_total,
+        "matched_share": round(len(errors_ms) / reference_total, 4) if reference_total else None,
+        "mean_abs_error_ms": round(statistics.fmean(errors_ms), 2) if errors_ms else None,
+        "median_abs_error_ms": round(statistics.median(errors_ms), 2) if errors_ms else None,
+    }
+    for tolerance in TOLERANCES_MS:
+        # The epsilon keeps an error of exactly the tolerance (up to float noise) inside it.
+        within = sum(error <= tolerance + 1e-6 for error in errors_ms)
+        summary[f"within_{tolerance}ms"] = round(within / len(errors_ms), 4) if errors_ms else None
+    return summary
