@@ -52,12 +52,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="synthesis engines whose timings are the reference, by source prefix (default: mbrola festival)",
     )  # fmt: skip
     parser.add_argument(
-        "--backends", nargs="+", choices=sorted(BACKENDS), default=sorted(BACKENDS), help="aligners (default: all)"
+        "--backends", nargs="+", choices=sorted(BACKENDS), default=None,
+        help="aligners (default: pocketsphinx, and ctc when --ctc-model is given)"
     )
+    parser.add_argument("--ctc-model", type=Path, help="trained CTC aligner (package dir or training .ckpt)")
     parser.add_argument("--out", type=Path, help="also write the JSON here, and the plot beside it as .png")
     parser.add_argument("--plot", type=Path, help="where to write the alignment plot (default: beside --out)")
     parser.add_argument("--plot-utterance", help="utterance id to plot (default: the first evaluated)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.backends is None:
+        args.backends = ["pocketsphinx", *(["ctc"] if args.ctc_model else [])]
+    if "ctc" in args.backends and args.ctc_model is None:
+        parser.error("the ctc backend needs --ctc-model")
+    return args
 
 
 def engine_of(utterance: Utterance) -> str:
@@ -161,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     alignments_by_backend: dict[str, dict[str, Alignment]] = {}
     for name in args.backends:
         started = time.perf_counter()
-        aligner = create_aligner(name)
+        aligner = create_aligner(name, **({"model": args.ctc_model} if name == "ctc" else {}))
         setup_seconds = time.perf_counter() - started
         section, alignments_by_backend[name] = evaluate_backend(aligner, references, manifest_dir)
         report["backends"][name] = {"setup_seconds": round(setup_seconds, 3), **section}

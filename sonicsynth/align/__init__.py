@@ -1,26 +1,39 @@
 """Forced alignment: the `Aligner` interface, its backends, TextGrid and MFA file formats, accuracy.
 
-Backends register in `BACKENDS` (name -> zero-argument factory) so tools such as
-eval/bench_alignment.py can run every one that works on this machine.
+Backends register in `BACKENDS` (name -> factory taking the backend's options) so tools such as
+eval/bench_alignment.py can run every one that works on this machine. The built-in CTC aligner needs
+a trained model: `create_aligner("ctc", model=<package dir or .ckpt>, language="en")`.
 """
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from sonicsynth.align.base import ARPABET, SILENCE_PHONE, Aligner, AlignmentError, check_plausible, transcript_words
 from sonicsynth.align.mfa import MfaNotInstalledError, read_mfa_output, run_mfa_align, write_mfa_corpus
 from sonicsynth.align.pocketsphinx_aligner import PocketsphinxAligner
 from sonicsynth.align.textgrid import read_textgrid, read_textgrid_speakers, write_textgrid
 
-BACKENDS: dict[str, Callable[[], Aligner]] = {
+def _ctc_aligner(model: str | Path | None = None, language: str = "en") -> Aligner:
+    if model is None:
+        raise ValueError("the ctc backend needs model=<aligner package dir or training checkpoint>")
+    from sonicsynth.models.aligner.inference import CTCAligner
+    from sonicsynth.text import TextFrontend
+
+    return CTCAligner.load(model, TextFrontend(), language=language)
+
+
+BACKENDS: dict[str, Callable[..., Aligner]] = {
     "pocketsphinx": PocketsphinxAligner,
+    "ctc": _ctc_aligner,
 }
 
 
-def create_aligner(name: str) -> Aligner:
+def create_aligner(name: str, **options: Any) -> Aligner:
     """A new aligner of the named backend; ValueError listing the known names otherwise."""
     if name not in BACKENDS:
         raise ValueError(f"unknown alignment backend {name!r}; known: {', '.join(sorted(BACKENDS))}")
-    return BACKENDS[name]()
+    return BACKENDS[name](**options)
 
 
 __all__ = [

@@ -156,3 +156,13 @@ def _interval_tier(
         if label not in SILENCE_LABELS:
             intervals.append(Interval(start, stop, label))
     return praat.IntervalTier(name, intervals, 0.0, end)
+
+
+def load_alignment(path: str | os.PathLike[str]) -> Alignment:
+    """An alignment file of either kind a manifest may point at: a praat TextGrid (e.g. MFA's output,
+    used unchanged) or our JSON (`sonicsynth.data.manifest.write_alignment`)."""
+    if Path(path).suffix.lower() == ".textgrid":
+        return read_textgrid(path, source="mfa")
+    from sonicsynth.data.manifest import read_alignment
+
+    return read_alignment(path)

@@ -2,7 +2,8 @@
 
 A convolutional front end (local spectral context, no striding: boundary accuracy needs the full
 10 ms resolution) feeds a bidirectional LSTM; a linear layer gives logits over the phone symbols
-plus the CTC blank (index 0). `hidden()` returns the last recurrent layer's output, which a model
+of the text front end's symbol table, whose index 0 (the pad symbol, never a phone) serves as the CTC
+blank. `hidden()` returns the last recurrent layer's output, which a model
 trained only to recognise phones keeps largely free of speaker identity: the content feature for
 when no self-supervised model is available.
 """
@@ -16,7 +17,7 @@ from torch import nn
 class CTCPhoneRecognizer(nn.Module):
     def __init__(
         self,
-        num_symbols: int,
+        num_classes: int,
         n_mels: int = 80,
         conv_channels: int = 256,
         conv_layers: int = 2,
@@ -39,7 +40,7 @@ class CTCPhoneRecognizer(nn.Module):
         self.front_end = nn.Sequential(*layers)
         self.lstm = nn.LSTM(channels, lstm_hidden, lstm_layers, batch_first=True, bidirectional=True,
                             dropout=dropout if lstm_layers > 1 else 0.0)
-        self.output = nn.Linear(2 * lstm_hidden, num_symbols + 1)  # + blank at index 0
+        self.output = nn.Linear(2 * lstm_hidden, num_classes)
         self.hidden_size = 2 * lstm_hidden
 
     def hidden(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -52,5 +53,5 @@ class CTCPhoneRecognizer(nn.Module):
         return self.lstm(x)[0]
 
     def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Log-probabilities (batch, frames, num_symbols + 1); index 0 is the blank."""
+        """Log-probabilities (batch, frames, num_classes); index 0 is the blank."""
         return self.output(self.hidden(mel, lengths)).log_softmax(dim=-1)

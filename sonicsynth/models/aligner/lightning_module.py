@@ -1,6 +1,7 @@
 """Training of the CTC phone recogniser on a corpus's own transcripts.
 
-Targets are phone-id sequences (1-based; 0 is the CTC blank). Validation reports the phone error
+Targets are the text front end's phone ids without punctuation; id 0 (the pad symbol) is the CTC
+blank, so the recogniser's classes are exactly the symbol table and need no mapping. Validation reports the phone error
 rate of greedy decoding, the quantity that bounds alignment quality.
 """
 
@@ -35,15 +36,20 @@ class CTCAlignerLitModule(PackageableModule):
         self,
         recognizer: dict,
         mel: dict,
-        symbols: list[str],
+        symbols: list[str] | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-2,
         compatibility_id: str | None = None,
     ) -> None:
         super().__init__()
+        if symbols is None:
+            from sonicsynth.text import SYMBOLS
+
+            symbols = list(SYMBOLS)
         self.save_hyperparameters()
+        self.hparams.symbols = symbols
         self.init_compatibility_id(compatibility_id)
-        self.recognizer = instantiate(recognizer, num_symbols=len(symbols))
+        self.recognizer = instantiate(recognizer, num_classes=len(symbols))
         self.mel = MelSpectrogram(**mel)
 
     def configure_optimizers(self):
@@ -60,17 +66,17 @@ class CTCAlignerLitModule(PackageableModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         log_probs, frames = self._log_probs(batch)
-        loss = F.ctc_loss(log_probs.transpose(0, 1), batch["phones"], frames, batch["phone_lengths"], zero_infinity=True)
+        loss = F.ctc_loss(log_probs.transpose(0, 1), batch["phones"], frames, batch["phones_lengths"], zero_infinity=True)
         self.log("train/ctc", loss, prog_bar=True, batch_size=len(frames))
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         log_probs, frames = self._log_probs(batch)
-        loss = F.ctc_loss(log_probs.transpose(0, 1), batch["phones"], frames, batch["phone_lengths"], zero_infinity=True)
+        loss = F.ctc_loss(log_probs.transpose(0, 1), batch["phones"], frames, batch["phones_lengths"], zero_infinity=True)
         errors = total = 0
         for i in range(len(frames)):
             hypothesis = torch.tensor(greedy_decode(log_probs[i], int(frames[i])), dtype=torch.long)
-            reference = batch["phones"][i, : batch["phone_lengths"][i]].cpu()
+            reference = batch["phones"][i, : batch["phones_lengths"][i]].cpu()
             errors += int(AF.edit_distance(reference, hypothesis))
             total += len(reference)
         self.log("val/ctc", loss, prog_bar=True, batch_size=len(frames), sync_dist=True)
@@ -80,4 +86,5 @@ class CTCAlignerLitModule(PackageableModule):
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         hp = checkpoint["hyper_parameters"]
         weights = cls.submodule_weights(checkpoint, "recognizer.")
-        return weights, {"recognizer": {**hp["recognizer"], "num_symbols": len(hp["symbols"])}, "mel": hp["mel"], "symbols": hp["symbols"]}
+        return weights, {"recognizer": {**hp["recognizer"], "num_classes": len(hp["symbols"])}, "mel": hp["mel"],
+                         "symbols": hp["symbols"]}
