@@ -25,8 +25,7 @@ def trained_aligner(tiny_corpus, tmp_path_factory) -> Path:
         "data.num_workers=0",
         "data.min_items_per_epoch=8",
         "model.recognizer.conv_channels=16",
-        "model.recognizer.lstm_hidden=16",
-        "model.recognizer.lstm_layers=1",
+        "model.recognizer.dilations=[1,2]",
         "trainer.max_epochs=2",
         "logger=csv",
         f"paths.output_dir={run_dir}",
@@ -65,3 +64,19 @@ def test_ctc_backend_refuses_bad_transcripts(trained_aligner, tiny_corpus):
 def test_ctc_backend_needs_a_model():
     with pytest.raises(ValueError, match="needs model="):
         create_aligner("ctc")
+
+
+@pytest.mark.parametrize("encoder", ["conv", "lstm"])
+def test_both_encoders_give_one_posterior_per_frame(encoder):
+    import torch
+
+    from sonicsynth.models.aligner import CTCPhoneRecognizer
+
+    model = CTCPhoneRecognizer(50, conv_channels=8, encoder=encoder, dilations=(1, 2), lstm_hidden=8, lstm_layers=1).eval()
+    mel = torch.randn(2, 80, 37)
+    log_probs = model(mel, torch.tensor([37, 20]))
+    assert log_probs.shape == (2, 37, 50)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 37), atol=1e-5)
+    assert model.hidden(mel).shape == (2, 37, model.hidden_size)
+    with pytest.raises(ValueError, match="encoder must be"):
+        CTCPhoneRecognizer(50, encoder="gru")
