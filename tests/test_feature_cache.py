@@ -114,3 +114,19 @@ def test_ssl_content_features_from_a_local_model(tiny_hubert_dir, tiny_corpus, t
 def test_ssl_model_directory_must_exist(tmp_path):
     with pytest.raises(FileNotFoundError, match="no config.json"):
         SSLContentFeature(str(tmp_path))
+
+
+def test_an_adapted_corpus_prepares_end_to_end_and_is_reused(tmp_path):
+    """LJSpeech layout -> manifest (adapter) -> feature cache; the second run computes nothing."""
+    from fixtures_adapters import build_ljspeech
+
+    from sonicsynth.data.adapters import make_manifest
+
+    root = tmp_path / "LJSpeech-1.1"
+    build_ljspeech(root)
+    manifest = tmp_path / "manifests" / "ljspeech.jsonl"
+    utterances = make_manifest("ljspeech", root, manifest, progress=False)
+    first = prepare_features(manifest, tmp_path / "cache", FEATURES, workers=1, progress=False)
+    assert dict(first.computed) == {"mel": len(utterances), "pitch": len(utterances), "energy": len(utterances)}
+    second = prepare_features(manifest, tmp_path / "cache", FEATURES, workers=1, progress=False)
+    assert dict(second.computed) == {} and second.reused["mel"] == len(utterances)
