@@ -61,6 +61,14 @@ def test_ctc_backend_refuses_bad_transcripts(trained_aligner, tiny_corpus):
         aligner.align(audio, " ".join(["antidisestablishmentarianism"] * 60))
 
 
+def test_hidden_layer_as_cached_content_features(trained_aligner, tiny_corpus, tmp_path):
+    from sonicsynth.data.feature_cache import prepare_features
+
+    config = {"_target_": "sonicsynth.features.extractors.CTCContentFeature", "model": str(trained_aligner)}
+    summary = prepare_features(tiny_corpus, tmp_path / "cache", [config], workers=1, progress=False)
+    assert summary.computed["ctc_content"] == summary.utterances and not summary.problems
+
+
 def test_ctc_backend_needs_a_model():
     with pytest.raises(ValueError, match="needs model="):
         create_aligner("ctc")

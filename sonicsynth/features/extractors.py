@@ -8,6 +8,8 @@ feature), and returns named float32 arrays with time as the LAST axis.
     energy   frame RMS level in dBFS (frames,)
     content  self-supervised speech features (dim, frames) from a HuBERT/wav2vec2-family model in a
              local directory (e.g. chinese-hubert-base), 50 Hz at 16 kHz
+    ctc_content  the built-in CTC aligner's hidden layer (dim, frames), 100 Hz: the fallback content
+             feature when no self-supervised model is available
 """
 
 from __future__ import annotations
@@ -145,3 +147,39 @@ class SSLContentFeature(FeatureExtractor):
             out = self.model(x.unsqueeze(0).to(self.device), output_hidden_states=self.layer is not None)
             hidden = out.last_hidden_state if self.layer is None else out.hidden_states[self.layer]
         return {"content": hidden[0].T.float().cpu().numpy()}
+
+
+class CTCContentFeature(FeatureExtractor):
+    """Hidden layer of the built-in CTC phone recogniser (`experiment=aligner_*`): content features
+    for when no self-supervised model is available, at the aligner's 10 ms frame rate."""
+
+    name = "ctc_content"
+
+    def __init__(self, model: str) -> None:
+        from hydra.utils import instantiate
+
+        from sonicsynth.export.package import load_package, load_training_checkpoint
+        from sonicsynth.models.aligner.lightning_module import CTCAlignerLitModule
+        from sonicsynth.utils.hashing import sha256_file
+
+        path = Path(model)
+        if path.is_dir():
+            package = load_package(path, family=CTCAlignerLitModule.family)
+            weights, config, digest = package.state_dict, package.config, package.manifest["weights_sha256"]
+        else:
+            weights, config = CTCAlignerLitModule.package_contents(load_training_checkpoint(path))
+            digest = sha256_file(path)
+        self.recognizer = instantiate(config["recognizer"], _convert_="all")
+        self.recognizer.load_state_dict(weights)
+        self.recognizer.eval()
+        self.mel = MelSpectrogram(**config["mel"])
+        self.sample_rate = self.mel.sample_rate
+        self._settings = {"kind": "ctc_hidden", "weights": digest[:16], "mel": config["mel"]}
+
+    def settings(self) -> dict[str, Any]:
+        return self._settings
+
+    def __call__(self, wav: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            hidden = self.recognizer.hidden(self.mel(torch.from_numpy(wav)))
+        return {"ctc_content": hidden[0].T.numpy()}
