@@ -3,7 +3,7 @@
 
 examples:
   python scripts/build_demo_corpus.py --out data/demo
-  python scripts/build_demo_corpus.py --out /tmp/tiny --sentences 3 --voices mbrola-us1 --max-human-per-speaker 1
+  python scripts/build_demo_corpus.py --out data/tiny --sentences 3 --voices mbrola-us1 --max-human-per-speaker 1
   python scripts/build_demo_corpus.py --list-voices
 """
 
