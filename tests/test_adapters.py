@@ -217,6 +217,7 @@ def test_aishell3_manifest(tmp_path: Path) -> None:
     assert splits(utterances)["SSB00050001"] == "val"
     by_id = {u.id: u for u in utterances}
     assert by_id["SSB00050001"].text == "广州女大学生"
+    assert by_id["SSB00050001"].extras["pinyin"].split()[:2] == ["guang3", "zhou1"]  # kept beside the characters
     assert by_id["SSB00110002"].audio_path == "test/wav/SSB0011/SSB00110002.wav"
     assert problems(out, root) == []
 
@@ -258,6 +259,7 @@ def test_gpt_sovits_list(tmp_path: Path) -> None:
     assert by_text["こんにちは | 世界"].language == "ja"
     assert by_text["早晨。"].speaker == "alice"
     assert by_text["前面的区域，以后再来探索吧。"].speaker == safe_name("派蒙")
+    assert by_text["前面的区域，以后再来探索吧。"].extras["speaker_name"] == "派蒙"  # the name as written
     assert {u.audio_path for u in utterances} == {f"slicer_opt/{e.audio_file.name}" for e in expected.values()}
     assert problems(out, tmp_path) == []
 

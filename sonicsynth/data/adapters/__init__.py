@@ -164,6 +164,7 @@ def _describe(candidate: Candidate, source: str, manifest_dir: Path) -> Utteranc
             source=source,
             alignment_path=None,
             split="train",  # provisional: assign_splits decides once every utterance is known
+            extras=dict(candidate.extras),
         )
     except ValueError as error:
         return Problem(candidate.transcript, str(error), candidate.line)

@@ -31,8 +31,8 @@ _ID = re.compile(r"(SSB\d{4})\d{4}")
 _PINYIN = re.compile(r"[a-z]+[1-5]")
 
 
-def _parse_line(line: str) -> tuple[str, str, str] | str:
-    """(id, speaker, characters) of a content.txt line, or the reason it is malformed."""
+def _parse_line(line: str) -> tuple[str, str, str, str] | str:
+    """(id, speaker, characters, pinyin) of a content.txt line, or the reason it is malformed."""
     fields = line.split(maxsplit=1)
     if len(fields) != 2:
         return "expected '<id>.wav<TAB>characters and pinyin'"
@@ -46,7 +46,7 @@ def _parse_line(line: str) -> tuple[str, str, str] | str:
     not_pinyin = [token for token in tokens[1::2] if not _PINYIN.fullmatch(token)]
     if not_pinyin:
         return f"{not_pinyin[0]!r} where tone-numbered pinyin was expected: characters and pinyin must alternate"
-    return id_match.group(0), id_match.group(1), "".join(tokens[0::2])
+    return id_match.group(0), id_match.group(1), "".join(tokens[0::2]), " ".join(tokens[1::2])
 
 
 def scan(root: Path) -> CorpusScan:
@@ -61,7 +61,7 @@ def scan(root: Path) -> CorpusScan:
             if isinstance(parsed, str):
                 result.problems.append(Problem(content, parsed, line_number))
                 continue
-            utterance_id, speaker, characters = parsed
+            utterance_id, speaker, characters, pinyin = parsed
             result.candidates.append(
                 Candidate(
                     id=utterance_id,
@@ -71,6 +71,7 @@ def scan(root: Path) -> CorpusScan:
                     language="zh",
                     transcript=content,
                     line=line_number,
+                    extras={"pinyin": pinyin},
                 )
             )
     transcribed = {candidate.audio_file for candidate in result.candidates}

@@ -37,6 +37,8 @@ class Candidate:
     language: str
     transcript: Path
     line: int | None = None
+    # Format-specific facts kept in the manifest's `extras` (e.g. AISHELL-3 pinyin).
+    extras: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

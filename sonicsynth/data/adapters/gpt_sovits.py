@@ -67,6 +67,7 @@ def scan(root: Path, audio_dir: str | None = None) -> CorpusScan:
                 language=language,
                 transcript=list_file,
                 line=line_number,
+                extras={"language_code": code, "speaker_name": speaker},
             )
         )
     return result
