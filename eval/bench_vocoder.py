@@ -122,7 +122,7 @@ def bench_inference(variant: str, audio_seconds: float, warmup: int, runs: int) 
             for name, model in (("eager_weight_norm", trained_form), ("eager_folded", folded))
         }
     else:
-        results["cuda"] = None
+        results["cuda"] = {"skipped": "torch.cuda.is_available() is False"}
     return results
 
 
