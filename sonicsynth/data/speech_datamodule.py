@@ -34,8 +34,6 @@ from sonicsynth.audio import load_audio
 from sonicsynth.data.feature_cache import AudioHashIndex, FeatureCache, feature_key
 from sonicsynth.align.textgrid import load_alignment
 from sonicsynth.data.manifest import Utterance, read_manifest
-from sonicsynth.text import phones_to_ids
-from sonicsynth.text.languages import language_spec
 from sonicsynth.text.punctuation import PUNCTUATION
 from sonicsynth.utils.atomic import atomic_write
 
@@ -246,10 +244,11 @@ class SpeechDataModule(L.LightningDataModule):
             missing = [k for k in keys if not cache.has(k, sha)]
             if missing:
                 return drop(f"features not prepared: {', '.join(missing)}")
-        words = text.words
+        words, ids = text.words, list(text.ids)
         if self.hparams.acoustic_phones_only:  # punctuation has no sound of its own (CTC targets)
+            keep = [w.phones[0] not in PUNCTUATION for w in words for _ in w.phones]
             words = [w for w in words if w.phones[0] not in PUNCTUATION]
-        ids = [i for w in words for i in phones_to_ids(w.phones, language_spec(w.language).phone_set)]
+            ids = [i for i, kept in zip(ids, keep) if kept]
         return SpeechItem(utterance, audio, self.speakers.index(utterance.speaker), ids, [len(w.phones) for w in words], sha)
 
     @property

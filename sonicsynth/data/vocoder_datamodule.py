@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sonicsynth.audio import load_audio
-from sonicsynth.data.manifest import read_manifest
+from sonicsynth.data.manifest import Utterance, read_manifest
 
 
 class SeededEpochSampler(Sampler):
@@ -119,27 +119,33 @@ class VocoderDataModule(L.LightningDataModule):
         self.train_set: AudioClipDataset | None = None
         self.val_set: AudioClipDataset | None = None
 
-    def _split_files(self, split: str) -> list[Path]:
+    def _split_files(self, utterances: list[Utterance], split: str) -> list[Path]:
+        manifest = Path(self.hparams.manifest)
+        files = [u.audio_file(manifest.parent) for u in utterances if u.split == split]
+        if not files:
+            raise ValueError(f"{manifest}: no utterances in split {split!r}")
+        return files
+
+    def _read_manifest(self) -> list[Utterance]:
         manifest = Path(self.hparams.manifest)
         if not manifest.exists():
             raise FileNotFoundError(
                 f"{manifest}: no such manifest; build the demo corpus with `python scripts/build_demo_corpus.py` "
                 "or point data.manifest at your own"
             )
-        utterances = read_manifest(manifest)
-        files = [u.audio_file(manifest.parent) for u in utterances if u.split == split]
-        if not files:
-            raise ValueError(f"{manifest}: no utterances in split {split!r}")
-        return files
+        return read_manifest(manifest)
 
     def setup(self, stage: str | None = None) -> None:
         hp = self.hparams
+        if self.train_set is not None and self.val_set is not None:
+            return
+        utterances = self._read_manifest()
         if self.train_set is None and stage in (None, "fit"):
             self.train_set = AudioClipDataset(
-                self._split_files("train"), hp.sample_rate, hp.hop_length, hp.segment_size, peak_level=hp.peak_level
+                self._split_files(utterances, "train"), hp.sample_rate, hp.hop_length, hp.segment_size, peak_level=hp.peak_level
             )
         if self.val_set is None and stage in (None, "fit", "validate"):
-            files = self._split_files("val")[: hp.max_val_items]
+            files = self._split_files(utterances, "val")[: hp.max_val_items]
             self.val_set = AudioClipDataset(
                 files, hp.sample_rate, hp.hop_length, max_seconds=hp.val_max_seconds, peak_level=hp.peak_level
             )
