@@ -9,6 +9,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from sonicsynth.export.package import check_state_dict_matches, load_training_checkpoint
 from sonicsynth.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,14 @@ def _instantiate_group(group: DictConfig | None) -> list:
     if not group:
         return []
     return [instantiate(node) for node in group.values() if isinstance(node, DictConfig) and "_target_" in node]
+
+
+def load_initial_weights(model: L.LightningModule, path: str | Path, trust: bool = False) -> None:
+    """Fine-tuning start: every weight of `model` from a training checkpoint of the same architecture."""
+    state_dict = load_training_checkpoint(path, trust=trust)["state_dict"]
+    check_state_dict_matches(model, state_dict, path)
+    model.load_state_dict(state_dict)
+    log.info("initial weights from %s", path)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -44,8 +53,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("train", True):
         if cfg.get("ckpt_path"):
             log.info("resuming from %s", cfg.ckpt_path)
-        elif cfg.get("validate_before_training"):
-            # The untrained model's score, logged at step 0: the start of every validation curve.
+        elif cfg.get("init_from"):
+            load_initial_weights(model, cfg.init_from, trust=cfg.trust_checkpoint)
+        if not cfg.get("ckpt_path") and cfg.get("validate_before_training"):
+            # The starting model's score, logged at step 0: the start of every validation curve.
             trainer.validate(model, datamodule=datamodule, verbose=False)
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not cfg.trust_checkpoint)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -1,5 +1,6 @@
-"""The built-in CTC aligner through the real configs: train a tiny recogniser for a few steps on the
-tiny corpus, export it, align with it through the backend registry, and refuse bad transcripts."""
+"""The built-in aligner through the real configs: train a tiny recogniser for one CTC epoch and one
+phone-loop epoch on the tiny corpus, export it, align with it (both decodings) through the backend
+registry, and refuse bad transcripts."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def trained_aligner(tiny_corpus, tmp_path_factory) -> Path:
         "model.recognizer.conv_channels=16",
         "model.recognizer.dilations=[1,2]",
         "trainer.max_epochs=2",
+        "model.ctc_epochs=1",
+        "callbacks.model_checkpoint.save_top_k=-1",
         "logger=csv",
         f"paths.output_dir={run_dir}",
         f"paths.log_dir={run_dir}",
@@ -35,12 +38,15 @@ def trained_aligner(tiny_corpus, tmp_path_factory) -> Path:
     return run_dir / "checkpoints" / "last.ckpt"
 
 
-def test_trained_aligner_exports_and_aligns(trained_aligner, tiny_corpus, tmp_path):
-    package = package_from_checkpoint(trained_aligner, tmp_path / "aligner")
-    assert load_package(package, family="aligner/ctc").config["recognizer"]["num_classes"] > 600
+@pytest.mark.parametrize(("checkpoint", "decoding"), [("epoch_0000.ckpt", "ctc"), ("last.ckpt", "phone_loop")])
+def test_trained_aligner_exports_and_aligns(trained_aligner, tiny_corpus, tmp_path, checkpoint, decoding):
+    package = package_from_checkpoint(trained_aligner.parent / checkpoint, tmp_path / "aligner")
+    config = load_package(package, family="aligner/ctc").config
+    assert config["recognizer"]["num_classes"] > 600 and config["decoding"] == decoding
 
     utterance = next(u for u in read_manifest(tiny_corpus) if u.language == "en")
     aligner = create_aligner("ctc", model=package)
+    assert aligner.decoding == decoding
     alignment = aligner.align(utterance.audio_file(tiny_corpus.parent), utterance.text)
     phones, words = alignment.phones, alignment.words
     assert alignment.phone_set == "arpabet" and alignment.source == "ctc"
@@ -80,7 +86,8 @@ def test_both_encoders_give_one_posterior_per_frame(encoder):
 
     from sonicsynth.models.aligner import CTCPhoneRecognizer
 
-    model = CTCPhoneRecognizer(50, conv_channels=8, encoder=encoder, dilations=(1, 2), lstm_hidden=8, lstm_layers=1).eval()
+    model = CTCPhoneRecognizer(50, conv_channels=8, encoder=encoder, dilations=(1, 2), lstm_hidden=8, lstm_layers=1,
+                               normalize_input=True, freq_mask=10, time_mask=5).eval()
     mel = torch.randn(2, 80, 37)
     log_probs = model(mel, torch.tensor([37, 20]))
     assert log_probs.shape == (2, 37, 50)
@@ -88,3 +95,38 @@ def test_both_encoders_give_one_posterior_per_frame(encoder):
     assert model.hidden(mel).shape == (2, 37, model.hidden_size)
     with pytest.raises(ValueError, match="encoder must be"):
         CTCPhoneRecognizer(50, encoder="gru")
+
+
+def test_input_normalisation_ignores_gain_and_masks_only_in_training():
+    import torch
+
+    from sonicsynth.models.aligner import CTCPhoneRecognizer
+
+    torch.manual_seed(0)
+    model = CTCPhoneRecognizer(50, conv_channels=8, dilations=(1,), dropout=0.0, normalize_input=True, freq_mask=20,
+                               time_mask=8).eval()
+    mel, lengths = torch.randn(2, 80, 40), torch.tensor([40, 25])
+    louder = mel + 3.0  # a constant gain is an offset of the log-mel
+    assert torch.allclose(model(mel, lengths), model(louder, lengths), atol=1e-4)
+    assert torch.equal(model(mel, lengths), model(mel, lengths))  # no masking in eval
+    model.train()
+    assert not torch.equal(model(mel, lengths), model(mel, lengths))
+
+
+def test_fine_tuning_starts_from_a_checkpoints_weights(trained_aligner, tiny_corpus, tmp_path):
+    import torch
+    from hydra.utils import instantiate
+
+    from sonicsynth.export.package import ConfigWeightsMismatchError
+    from sonicsynth.training import load_initial_weights
+
+    def model_config(channels: int):
+        return compose_config("train", ["experiment=aligner_demo", f"model.recognizer.conv_channels={channels}",
+                                        "model.recognizer.dilations=[1,2]", f"paths.output_dir={tmp_path}"]).model
+
+    model = instantiate(model_config(16))
+    load_initial_weights(model, trained_aligner)
+    trained = torch.load(trained_aligner, weights_only=True)["state_dict"]
+    assert all(torch.equal(value, trained[name]) for name, value in model.state_dict().items())
+    with pytest.raises(ConfigWeightsMismatchError, match="last.ckpt"):
+        load_initial_weights(instantiate(model_config(8)), trained_aligner)

@@ -99,3 +99,36 @@ def test_mfa_textgrids_load_unchanged(tmp_path):
     spans = item["phone_spans"]
     assert spans.shape[0] == 2 and spans[0, 0] == 0.0 and abs(float(spans[1, -1]) - 1.54) < 1e-6
     assert bool((spans[1, :-1] == spans[0, 1:]).all())  # contiguous intervals
+
+
+def test_phonemized_text_is_cached_and_read_back_without_the_front_end(tiny_corpus, tmp_path, monkeypatch):
+    from sonicsynth.text import TextFrontend
+
+    first = make_datamodule(tiny_corpus, tmp_path / "first", phonemization_cache_dir=str(tmp_path / "phonemized"))
+    cache_files = list((tmp_path / "phonemized").glob("phonemized-*.jsonl"))
+    assert len(cache_files) == 1 and len(first.phonemized) > 0
+
+    def no_front_end(*args, **kwargs):
+        raise AssertionError("the front end ran although every sentence was cached")
+
+    monkeypatch.setattr(TextFrontend, "process", no_front_end)
+    second = make_datamodule(tiny_corpus, tmp_path / "second", phonemization_cache_dir=str(tmp_path / "phonemized"))
+    assert [i.phone_ids for i in second.train_set.items] == [i.phone_ids for i in first.train_set.items]
+    assert [i.word_phone_counts for i in second.train_set.items] == [i.word_phone_counts for i in first.train_set.items]
+
+
+def test_phonemization_cache_is_per_front_end_and_names_a_corrupt_file(tmp_path):
+    import pytest
+
+    from sonicsynth.text import TextFrontend
+    from sonicsynth.text.cache import PhonemizationCache
+
+    english = PhonemizationCache(tmp_path, ("en",))
+    english.put("Hello there.", "en", TextFrontend(("en",)).process("Hello there.", "en"))
+    english.save()
+    assert PhonemizationCache(tmp_path, ("en",)).get("Hello there.", "en").phones == ["HH", "AH0", "L", "OW1", "DH", "EH1", "R", "."]
+    assert PhonemizationCache(tmp_path, ("en", "zh")).get("Hello there.", "en") is None  # another front end
+    assert PhonemizationCache(tmp_path, ("en",)).get("Hello there.", "cs") is None
+    english.path.write_text("{not json\n")
+    with pytest.raises(ValueError, match=f"{english.path.name}, line 1"):
+        PhonemizationCache(tmp_path, ("en",))

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from pocketsphinx import Decoder
 
 from sonicsynth.align.base import (
     ARPABET,
@@ -66,6 +65,9 @@ class PocketsphinxAligner(Aligner):
         # <s>/</s> words in the word segmentation, and the phone pass then fails on about a quarter of
         # utterances. No language model: alignment uses only the transcript grammar.
         # loglevel FATAL: pocketsphinx logs search failures to stderr; we raise them as exceptions.
+        # Imported here: code that never aligns with pocketsphinx (training) need not have it installed.
+        from pocketsphinx import Decoder
+
         self._decoder = Decoder(loglevel="FATAL", bestpath=False, lm=None)
 
     @property

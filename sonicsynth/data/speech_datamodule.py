@@ -4,6 +4,7 @@ features, the face side): manifest + text front end + feature cache -> padded ba
 Each item holds the utterance id, speaker index, phone ids with the number of phones of each word
 (the word-to-phone map), and whichever of these the config asks for: the waveform at a given rate,
 features from the cache (time last), and the phone timings of a forced alignment (TextGrid/JSON).
+Text is phonemized once: the front end's output is kept in `phonemization_cache_dir`.
 
 Filtering follows the few-shot voice recipes: utterances of 0.6-54 s and 3-25 phones per second
 are kept; anything else, and every item the front end or the loader cannot use, is listed with its
@@ -34,6 +35,8 @@ from sonicsynth.audio import load_audio
 from sonicsynth.data.feature_cache import AudioHashIndex, FeatureCache, feature_key
 from sonicsynth.align.textgrid import load_alignment
 from sonicsynth.data.manifest import Utterance, read_manifest
+from sonicsynth.text.cache import PhonemizationCache
+from sonicsynth.text.phonemized import PhonemizedText
 from sonicsynth.text.punctuation import PUNCTUATION
 from sonicsynth.utils.atomic import atomic_write
 
@@ -159,6 +162,7 @@ class SpeechDataModule(L.LightningDataModule):
         features: dict | None = None,
         with_alignment: bool = False,
         acoustic_phones_only: bool = False,
+        phonemization_cache_dir: str | None = None,
         utterance_filter: dict | None = None,
         batch_size: int = 16,
         num_workers: int = 0,
@@ -169,6 +173,7 @@ class SpeechDataModule(L.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         self.frontend = None
+        self.phonemized: PhonemizationCache | None = None
         self.speakers: list[str] = []
         self.problems: list[dict[str, str]] = []
         self.train_set: SpeechDataset | None = None
@@ -182,6 +187,8 @@ class SpeechDataModule(L.LightningDataModule):
         manifest = Path(hp.manifest)
         utterances = read_manifest(manifest)
         self.frontend = instantiate(hp.frontend, _convert_="all")
+        self.phonemized = (PhonemizationCache(hp.phonemization_cache_dir, self.frontend.languages)
+                           if hp.phonemization_cache_dir else None)
         self.speakers = sorted({u.speaker for u in utterances})
         utterance_filter = UtteranceFilter(**(hp.utterance_filter or {}))
         cache = FeatureCache(hp.cache_dir) if hp.cache_dir else None
@@ -197,6 +204,8 @@ class SpeechDataModule(L.LightningDataModule):
             if item is not None:
                 items.append(item)
         self._write_problems(len(utterances), len(items))
+        if self.phonemized is not None:
+            self.phonemized.save()
 
         held_out = set(hp.val_speakers or [])
         if held_out:
@@ -227,7 +236,7 @@ class SpeechDataModule(L.LightningDataModule):
         if not utterance.text.strip():
             return drop("empty text")
         try:
-            text = self.frontend.process(utterance.text, utterance.language)
+            text = self._phonemize(utterance.text, utterance.language)
         except (ValueError, KeyError) as err:
             return drop(f"text front end: {err}")
         reason = utterance_filter.reason_to_drop(utterance.duration, len(text.phones))
@@ -250,6 +259,15 @@ class SpeechDataModule(L.LightningDataModule):
             words = [w for w in words if w.phones[0] not in PUNCTUATION]
             ids = [i for i, kept in zip(ids, keep) if kept]
         return SpeechItem(utterance, audio, self.speakers.index(utterance.speaker), ids, [len(w.phones) for w in words], sha)
+
+    def _phonemize(self, text: str, language: str) -> PhonemizedText:
+        cached = self.phonemized.get(text, language) if self.phonemized is not None else None
+        if cached is not None:
+            return cached
+        result = self.frontend.process(text, language)
+        if self.phonemized is not None:
+            self.phonemized.put(text, language, result)
+        return result
 
     @property
     def problems_path(self) -> Path:

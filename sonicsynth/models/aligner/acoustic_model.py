@@ -7,6 +7,11 @@ blank. `hidden()` returns the last recurrent layer's output, which a model
 trained only to recognise phones keeps largely free of speaker identity: the content feature for
 when no self-supervised model is available.
 
+Input: log-mel frames, optionally normalised per utterance (mean and variance of each mel band over
+the utterance's frames: removes most of the channel and speaker colouring a small corpus cannot
+teach the model to ignore) and, in training only, SpecAugment-style masking of random mel bands and
+time spans (filled with the normalised mean, 0).
+
 Encoders: `"conv"`, residual blocks of dilated convolutions (receptive field 1 + (k-1) * sum of the
 dilations frames, 0.6 s by default), fast to train on a CPU; `"lstm"`, a bidirectional LSTM (whole-
 utterance context, sequential, so about 10x slower per step on a CPU and best trained on a GPU).
@@ -15,6 +20,7 @@ utterance context, sequential, so about 10x slower per step on a CPU and best tr
 from __future__ import annotations
 
 import torch
+import torchaudio.functional as AF
 from torch import nn
 
 
@@ -42,8 +48,14 @@ class CTCPhoneRecognizer(nn.Module):
         lstm_hidden: int = 256,
         lstm_layers: int = 2,
         dropout: float = 0.1,
+        normalize_input: bool = False,
+        freq_mask: int = 0,
+        time_mask: int = 0,
+        masks_per_axis: int = 2,
     ) -> None:
         super().__init__()
+        self.normalize_input = normalize_input
+        self.freq_mask, self.time_mask, self.masks_per_axis = freq_mask, time_mask, masks_per_axis
         layers: list[nn.Module] = []
         channels = n_mels
         for _ in range(conv_layers):
@@ -67,9 +79,26 @@ class CTCPhoneRecognizer(nn.Module):
             raise ValueError(f"encoder must be 'conv' or 'lstm', got {encoder!r}")
         self.output = nn.Linear(self.hidden_size, num_classes)
 
+    def _prepare(self, mel: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        if self.normalize_input:
+            frames = torch.arange(mel.shape[-1], device=mel.device)
+            valid = (frames < lengths.to(mel.device).unsqueeze(1) if lengths is not None
+                     else torch.ones(mel.shape[0], mel.shape[-1], dtype=torch.bool, device=mel.device)).unsqueeze(1)
+            count = valid.sum(dim=-1, keepdim=True).clamp_min(1)
+            mean = (mel * valid).sum(dim=-1, keepdim=True) / count
+            std = ((((mel - mean) * valid) ** 2).sum(dim=-1, keepdim=True) / count).sqrt().clamp_min(1e-3)
+            mel = torch.where(valid, (mel - mean) / std, 0.0)
+        if self.training:
+            for _ in range(self.masks_per_axis):
+                if self.freq_mask:
+                    mel = AF.mask_along_axis_iid(mel, self.freq_mask, 0.0, axis=1)
+                if self.time_mask:
+                    mel = AF.mask_along_axis_iid(mel, self.time_mask, 0.0, axis=2)
+        return mel
+
     def hidden(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, n_mels, frames) -> (batch, frames, hidden_size)."""
-        x = self.front_end(mel)
+        x = self.front_end(self._prepare(mel, lengths))
         if self.encoder_type == "conv":
             return self.encoder(x).transpose(1, 2)
         x = x.transpose(1, 2)

@@ -1,10 +1,15 @@
-"""Forced alignment with the built-in CTC phone recogniser (`torchaudio.functional.forced_align`).
+"""Forced alignment with the built-in aligner's phone recogniser.
 
 The transcript goes through the text front end; its phones (punctuation excluded: it has no sound
-of its own) are the CTC targets. forced_align gives each phone a span of frames; CTC is "peaky", so
-blanks fill the frames between spans. A phone owns the frames from its span's start to the next
-phone's start; a run of blanks of at least `min_silence_sec` at a word boundary becomes a silence
-interval, as do the blanks before the first and after the last phone.
+of its own) are the targets. How frames are assigned depends on how the recogniser was trained
+(`decoding` in its package config, see `lightning_module`):
+
+- "phone_loop": Viterbi over the phone loop of `phone_loop` (every frame is a phone or a pause
+  between words). Pauses shorter than `min_silence_sec` go to the phone before them.
+- "ctc": `torchaudio.functional.forced_align`. CTC is "peaky", so blanks fill the frames between
+  spans; a phone owns the frames from its span's start to the next phone's start, and a run of
+  blanks of at least `min_silence_sec` at a word boundary becomes a pause, as do the blanks before
+  the first and after the last phone.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sonicsynth.audio import MelSpectrogram, load_audio
 from sonicsynth.data.manifest import Alignment, PhoneSpan, WordSpan
 from sonicsynth.export.package import check_state_dict_matches, load_package, load_training_checkpoint
 from sonicsynth.models.aligner.lightning_module import CTCAlignerLitModule
+from sonicsynth.models.aligner.phone_loop import phone_loop_states, split_words, viterbi_states
 
 
 class CTCAligner(Aligner):
@@ -37,6 +43,9 @@ class CTCAligner(Aligner):
         if list(config["symbols"]) != list(SYMBOLS):
             raise ValueError(f"{origin}: the aligner was trained with another symbol table than this front end's")
         self.frontend, self.language, self.min_silence_sec = frontend, language, min_silence_sec
+        self.decoding = config.get("decoding", "ctc")
+        if self.decoding not in ("ctc", "phone_loop"):
+            raise ValueError(f"{origin}: unknown decoding {self.decoding!r} (expected 'ctc' or 'phone_loop')")
 
     @property
     def name(self) -> str:
@@ -92,20 +101,51 @@ class CTCAligner(Aligner):
             raise AlignmentError(audio_path, "the transcript has no phones to align")
         audio = load_audio(audio_path, self.mel.sample_rate)
         log_probs = self.log_probs(torch.from_numpy(audio.samples))
-        targets = torch.tensor([ids])
-        if targets.shape[1] > log_probs.shape[0]:
-            raise AlignmentError(audio_path, f"{targets.shape[1]} phones cannot fit in {log_probs.shape[0]} frames")
-        try:
-            path, scores = AF.forced_align(log_probs.unsqueeze(0), targets, blank=0)
-        except RuntimeError as err:
-            raise AlignmentError(audio_path, f"no alignment path: {err}") from err
-        spans = AF.merge_tokens(path[0], scores[0].exp())
-        alignment = self._intervals(words, spans, log_probs.shape[0], audio.duration)
+        if len(ids) > log_probs.shape[0]:
+            raise AlignmentError(audio_path, f"{len(ids)} phones cannot fit in {log_probs.shape[0]} frames")
+        if self.decoding == "phone_loop":
+            phones = self._phone_loop_intervals(words, ids, log_probs)
+        else:
+            phones = self._ctc_intervals(words, ids, log_probs, audio_path)
+        phones[-1] = phones[-1]._replace(end=audio.duration)  # the last frame may be partial
+        alignment = self._alignment(words, phones)
         check_plausible(alignment, audio.duration, [w for w, _ in words], audio_path)
         return alignment
 
-    def _intervals(self, words, spans, num_frames: int, duration: float) -> Alignment:
-        frame_sec = self.mel.hop_length / self.mel.sample_rate
+    @property
+    def frame_sec(self) -> float:
+        return self.mel.hop_length / self.mel.sample_rate
+
+    def _phone_loop_intervals(self, words, ids: list[int], log_probs: torch.Tensor) -> list[PhoneSpan]:
+        classes, optional = phone_loop_states(split_words(ids, [len(ps) for _, ps in words]))
+        labels = [SILENCE_PHONE]
+        for _, ps in words:
+            labels += [*ps, SILENCE_PHONE]
+        path = viterbi_states(log_probs, classes, optional)
+        runs: list[list[int]] = []  # [state, first frame, end frame]
+        for frame, state in enumerate(path):
+            if runs and runs[-1][0] == state:
+                runs[-1][2] = frame + 1
+            else:
+                runs.append([state, frame, frame + 1])
+        min_pause = round(self.min_silence_sec / self.frame_sec)
+        phones: list[PhoneSpan] = []
+        for state, start, end in runs:
+            short_pause = optional[state] and end - start < min_pause
+            if short_pause and phones:  # too short to be a pause: the end of the phone before it
+                phones[-1] = phones[-1]._replace(end=end * self.frame_sec)
+            else:
+                phones.append(PhoneSpan(labels[state], start * self.frame_sec, end * self.frame_sec))
+        return phones
+
+    def _ctc_intervals(self, words, ids: list[int], log_probs: torch.Tensor, audio_path) -> list[PhoneSpan]:
+        try:
+            path, scores = AF.forced_align(log_probs.unsqueeze(0), torch.tensor([ids]), blank=0)
+        except RuntimeError as err:
+            raise AlignmentError(audio_path, f"no alignment path: {err}") from err
+        spans = AF.merge_tokens(path[0], scores[0].exp())
+        num_frames = log_probs.shape[0]
+        frame_sec = self.frame_sec
         min_gap = round(self.min_silence_sec / frame_sec)
         word_starts, index = set(), 0
         for _, phones in words:
@@ -124,7 +164,9 @@ class CTCAligner(Aligner):
             phones.append(PhoneSpan(flat[i], span.start * frame_sec, end * frame_sec))
             if end < next_start:
                 phones.append(PhoneSpan(SILENCE_PHONE, end * frame_sec, next_start * frame_sec))
-        phones[-1] = phones[-1]._replace(end=duration)  # the last frame may be partial
+        return phones
+
+    def _alignment(self, words, phones: list[PhoneSpan]) -> Alignment:
         word_spans, i = [], 0
         speech = [p for p in phones if p.phone != SILENCE_PHONE]
         for word, ps in words:

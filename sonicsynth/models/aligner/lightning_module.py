@@ -1,12 +1,22 @@
-"""Training of the CTC phone recogniser on a corpus's own transcripts.
+"""Training of the aligner's phone recogniser on a corpus's own transcripts, in two phases.
 
-Targets are the text front end's phone ids without punctuation; id 0 (the pad symbol) is the CTC
-blank, so the recogniser's classes are exactly the symbol table and need no mapping. Validation reports the phone error
-rate of greedy decoding, the quantity that bounds alignment quality.
+1. CTC (the first `ctc_epochs` epochs): learns phone posteriors from transcripts alone. Targets are
+   the text front end's phone ids without punctuation; id 0 (the pad symbol) is the CTC blank, so
+   the recogniser's classes are exactly the symbol table and need no mapping.
+2. Phone loop (the remaining epochs): the full-sum loss of `phone_loop`, which makes every frame
+   belong to a phone or a pause (class 0 again), so the classes change where the sound changes.
+   CTC's peaky spans place boundaries tens of milliseconds late; this phase is what makes the
+   aligner's timing usable.
+
+Validation reports both losses and the phone error rate of greedy decoding. A checkpoint saved in
+phase 2 aligns with Viterbi over the phone loop, one from phase 1 with CTC forced alignment
+(`package_contents` records which as `decoding`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,6 +25,7 @@ import torchaudio.functional as AF
 from hydra.utils import instantiate
 
 from sonicsynth.audio import MelSpectrogram
+from sonicsynth.models.aligner.phone_loop import PAUSE_CLASS, batch_states, full_sum_loss
 from sonicsynth.models.packaging import PackageableModule
 
 
@@ -29,6 +40,24 @@ def greedy_decode(log_probs: torch.Tensor, length: int) -> list[int]:
     return out
 
 
+def phase_one_cycle(phases: list[tuple[float, int]], warmup: float = 0.1) -> Callable[[int], float]:
+    """Learning-rate factor per step for phases of (peak factor, steps), each its own one-cycle:
+    linear warm-up from peak/25 over `warmup` of its steps, then cosine annealing towards zero.
+    (torch's OneCycleLR keeps its peak in the optimizer's param groups, so two cannot be chained.)"""
+
+    def factor(step: int) -> float:
+        for peak, steps in phases:
+            if step < steps:
+                rise = max(1, round(warmup * steps))
+                if step < rise:
+                    return peak * (0.04 + 0.96 * step / rise)
+                return peak * 0.5 * (1 + math.cos(math.pi * (step - rise) / max(1, steps - rise)))
+            step -= steps
+        return 0.0
+
+    return factor
+
+
 class CTCAlignerLitModule(PackageableModule):
     family = "aligner/ctc"
 
@@ -39,6 +68,8 @@ class CTCAlignerLitModule(PackageableModule):
         symbols: list[str] | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-2,
+        ctc_epochs: int | None = None,
+        phone_loop_learning_rate: float = 5e-4,
         compatibility_id: str | None = None,
     ) -> None:
         super().__init__()
@@ -53,10 +84,14 @@ class CTCAlignerLitModule(PackageableModule):
         self.mel = MelSpectrogram(**mel)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(self.parameters(), self.hparams.learning_rate, weight_decay=self.hparams.weight_decay)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, self.hparams.learning_rate, total_steps=self.trainer.estimated_stepping_batches, pct_start=0.1
-        )
+        """One-cycle learning rate per phase: the phone-loop phase warms up and anneals afresh."""
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(self.parameters(), hp.learning_rate, weight_decay=hp.weight_decay)
+        total = int(self.trainer.estimated_stepping_batches)
+        max_epochs = self.trainer.max_epochs
+        ctc_steps = total if hp.ctc_epochs is None or max_epochs is None else total * min(hp.ctc_epochs, max_epochs) // max_epochs
+        phases = [(1.0, ctc_steps), (hp.phone_loop_learning_rate / hp.learning_rate, total - ctc_steps)]
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, phase_one_cycle(phases))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _log_probs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,18 +99,46 @@ class CTCAlignerLitModule(PackageableModule):
         frames = torch.clamp(batch["audio_lengths"] // self.mel.hop_length, max=mel.shape[-1])
         return self.recognizer(mel, frames), frames
 
+    @property
+    def in_phone_loop_phase(self) -> bool:
+        ctc_epochs = self.hparams.ctc_epochs
+        return ctc_epochs is not None and self.current_epoch >= ctc_epochs
+
+    def _ctc_loss(self, log_probs: torch.Tensor, frames: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """CTC on [pause] phones [pause]: recordings start and end in silence, and learning the pause
+        class there is what lets the phone-loop phase place pauses at all (a class no frame was ever
+        assigned to stays improbable, so no frame ever gets assigned to it)."""
+        phones, lengths = batch["phones"], batch["phones_lengths"]
+        targets = torch.full((len(phones), phones.shape[1] + 2), PAUSE_CLASS, dtype=phones.dtype, device=phones.device)
+        targets[:, 1:-1] = phones
+        targets[torch.arange(len(phones), device=phones.device), lengths + 1] = PAUSE_CLASS
+        return F.ctc_loss(log_probs.transpose(0, 1), targets, frames, lengths + 2, zero_infinity=True)
+
+    def _phone_loop_loss(self, log_probs: torch.Tensor, frames: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        states = batch_states(batch["phones"], batch["phones_lengths"], batch["word_phone_counts"],
+                              batch["word_phone_counts_lengths"])
+        return full_sum_loss(log_probs.float(), frames, *states)
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         log_probs, frames = self._log_probs(batch)
-        loss = F.ctc_loss(log_probs.transpose(0, 1), batch["phones"], frames, batch["phones_lengths"], zero_infinity=True)
-        self.log("train/ctc", loss, prog_bar=True, batch_size=len(frames))
+        if self.in_phone_loop_phase:
+            loss = self._phone_loop_loss(log_probs, frames, batch)
+            self.log("train/phone_loop", loss, prog_bar=True, batch_size=len(frames))
+        else:
+            loss = self._ctc_loss(log_probs, frames, batch)
+            self.log("train/ctc", loss, prog_bar=True, batch_size=len(frames))
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         log_probs, frames = self._log_probs(batch)
-        loss = F.ctc_loss(log_probs.transpose(0, 1), batch["phones"], frames, batch["phones_lengths"], zero_infinity=True)
+        loss = self._ctc_loss(log_probs, frames, batch)
+        if self.hparams.ctc_epochs is not None:
+            phone_loop = self._phone_loop_loss(log_probs, frames, batch)
+            self.log("val/phone_loop", phone_loop, prog_bar=True, batch_size=len(frames), sync_dist=True)
         errors = total = 0
         for i in range(len(frames)):
-            hypothesis = torch.tensor(greedy_decode(log_probs[i], int(frames[i])), dtype=torch.long)
+            decoded = [t for t in greedy_decode(log_probs[i], int(frames[i])) if t != PAUSE_CLASS]
+            hypothesis = torch.tensor(decoded, dtype=torch.long)
             reference = batch["phones"][i, : batch["phones_lengths"][i]].cpu()
             errors += int(AF.edit_distance(reference, hypothesis))
             total += len(reference)
@@ -86,5 +149,8 @@ class CTCAlignerLitModule(PackageableModule):
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         hp = checkpoint["hyper_parameters"]
         weights = cls.submodule_weights(checkpoint, "recognizer.")
+        ctc_epochs = hp.get("ctc_epochs")
+        # The epoch a checkpoint records is the one it was saved in.
+        decoding = "phone_loop" if ctc_epochs is not None and checkpoint["epoch"] >= ctc_epochs else "ctc"
         return weights, {"recognizer": {**hp["recognizer"], "num_classes": len(hp["symbols"])}, "mel": hp["mel"],
-                         "symbols": hp["symbols"]}
+                         "symbols": hp["symbols"], "decoding": decoding}
