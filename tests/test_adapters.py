@@ -92,11 +92,14 @@ def test_ljspeech_problems(tmp_path: Path) -> None:
     write_clip(root / "wavs" / "LJ003-0003.wav", 22050)
     write_clip(root / "wavs" / "LJ009-0009.wav", 22050)
     corrupt(root / "wavs" / "LJ001-0002.wav")
+    cut_short = root / "wavs" / "LJ002-0010.wav"
+    cut_short.write_bytes(cut_short.read_bytes()[:-1000])  # a copy that stopped early: header unchanged
 
     utterances = build("ljspeech", root, tmp_path / "manifest.jsonl")
-    assert [u.id for u in utterances] == ["LJ001-0001", "LJ002-0010"]
+    assert [u.id for u in utterances] == ["LJ001-0001"]
     found = problems(tmp_path / "manifest.jsonl", root)
-    assert len(found) == 6
+    assert len(found) == 7
+    assert has_problem(found, "wavs/LJ002-0010.wav", "truncated WAV file")
     assert has_problem(found, "metadata.csv", "expected 3 '|'-separated fields", line=4)
     assert has_problem(found, "metadata.csv", "line is not UTF-8 text", line=7)
     assert has_problem(found, "metadata.csv", "audio file missing: ", line=5)

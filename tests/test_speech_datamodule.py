@@ -54,10 +54,12 @@ def test_every_unusable_item_is_reported_with_its_reason(tiny_corpus, tmp_path):
     shutil.copytree(tiny_corpus.parent, corpus)
     utterances = read_manifest(corpus / "manifest.jsonl")
     good = [u for u in utterances if u.language == "en"][:4]
-    missing, corrupt, empty, emoji, mismatch, short = (replace(good[0], id=f"bad-{i}") for i in range(6))
+    missing, corrupt, empty, emoji, mismatch, short, cut = (replace(good[0], id=f"bad-{i}") for i in range(7))
     corrupt_wav = corpus / "corrupt.wav"
     corrupt_wav.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     sf.write(corpus / "short.wav", np.zeros(4000, dtype=np.float32), 16000)
+    cut_short = (corpus / good[0].audio_path).read_bytes()[:-2000]  # header still declares the full length
+    (corpus / "cut_short.wav").write_bytes(cut_short)
     bad = [
         replace(missing, audio_path="nowhere.wav"),
         replace(corrupt, audio_path="corrupt.wav"),
@@ -65,6 +67,7 @@ def test_every_unusable_item_is_reported_with_its_reason(tiny_corpus, tmp_path):
         replace(emoji, text="🙂🙂"),
         replace(mismatch, text=" ".join(["a much longer transcript than this short clip could ever hold"] * 4)),
         replace(short, audio_path="short.wav", duration=0.25),
+        replace(cut, audio_path="cut_short.wav"),
     ]
     manifest = corpus / "bad.jsonl"
     write_manifest(manifest, good + bad)
@@ -76,7 +79,8 @@ def test_every_unusable_item_is_reported_with_its_reason(tiny_corpus, tmp_path):
     assert reasons["bad-3"].startswith("text front end")
     assert reasons["bad-4"].startswith("implausible transcript for the audio")
     assert reasons["bad-5"].startswith("too short")
-    assert len(reasons) == 6 and not any(u.id in reasons for u in good)
+    assert reasons["bad-6"].startswith("truncated WAV file")
+    assert len(reasons) == 7 and not any(u.id in reasons for u in good)
     assert {i.utterance.id for i in dm.train_set.items + dm.val_set.items} <= {u.id for u in good}
 
 

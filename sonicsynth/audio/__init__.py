@@ -1,7 +1,7 @@
 """Audio basics, defined once: file I/O, resampling and spectrogram features."""
 
 from sonicsynth.audio.features import LinearSpectrogram, MelSpectrogram, dynamic_range_compression
-from sonicsynth.audio.io import AudioError, LoadedAudio, load_audio, resample, save_audio
+from sonicsynth.audio.io import AudioError, LoadedAudio, load_audio, resample, save_audio, truncation_problem
 
 __all__ = [
     "AudioError",
@@ -12,4 +12,5 @@ __all__ = [
     "load_audio",
     "resample",
     "save_audio",
+    "truncation_problem",
 ]

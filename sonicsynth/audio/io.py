@@ -45,31 +45,30 @@ class LoadedAudio:
         return self.original_num_samples / self.original_sample_rate
 
 
-def _check_wav_not_truncated(path: Path) -> None:
-    """Refuse a RIFF/WAVE file whose data chunk is shorter than its header declares.
+def truncation_problem(path: str | Path) -> str | None:
+    """What is wrong with a RIFF/WAVE file whose data chunk is shorter than its header declares, or None.
 
     libsndfile quietly reads what is there, so a copy cut short would otherwise pass as a
-    shorter, valid clip.
+    shorter, valid clip (and its header-derived duration would be wrong). Other formats: None.
     """
+    path = Path(path)
     with open(path, "rb") as f:
         header = f.read(12)
         if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
-            return
+            return None
         size = path.stat().st_size
         while True:
             chunk = f.read(8)
             if len(chunk) < 8:
-                return
+                return None
             chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
             if chunk_id == b"data":
                 available = size - f.tell()
                 # 0xFFFFFFFF marks a streamed file of unknown length; nothing to compare.
                 if chunk_size != 0xFFFFFFFF and chunk_size > available:
-                    raise AudioError(
-                        f"{path}: truncated WAV file: the header declares {chunk_size} bytes of "
-                        f"audio but only {available} are present"
-                    )
-                return
+                    return (f"truncated WAV file: the header declares {chunk_size} bytes of audio but only "
+                            f"{available} are present")
+                return None
             f.seek(chunk_size + (chunk_size & 1), 1)
 
 
@@ -90,7 +89,9 @@ def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Tr
         raise AudioError(f"{path}: no such audio file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes)")
-    _check_wav_not_truncated(path)
+    problem = truncation_problem(path)
+    if problem:
+        raise AudioError(f"{path}: {problem}")
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:

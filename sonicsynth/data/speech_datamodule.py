@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 import soundfile as sf
 
-from sonicsynth.audio import load_audio
+from sonicsynth.audio import load_audio, truncation_problem
 from sonicsynth.data.feature_cache import AudioHashIndex, FeatureCache, feature_key
 from sonicsynth.align.textgrid import load_alignment
 from sonicsynth.data.manifest import Utterance, read_manifest
@@ -233,6 +233,9 @@ class SpeechDataModule(L.LightningDataModule):
             sf.info(str(audio))
         except (sf.LibsndfileError, RuntimeError) as err:
             return drop(f"corrupt or unreadable audio: {err}")
+        truncated = truncation_problem(audio)
+        if truncated:
+            return drop(truncated)
         if not utterance.text.strip():
             return drop("empty text")
         try:

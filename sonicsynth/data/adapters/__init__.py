@@ -42,6 +42,7 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
+from sonicsynth.audio import truncation_problem
 from sonicsynth.data.adapters import aishell3, gpt_sovits, libritts, ljspeech, mfa, table, vctk
 from sonicsynth.data.adapters.base import Candidate, CorpusScan, Problem
 from sonicsynth.data.manifest import SPLITS, Utterance, write_manifest
@@ -152,6 +153,9 @@ def _describe(candidate: Candidate, source: str, manifest_dir: Path) -> Utteranc
         return Problem(candidate.audio_file, f"unreadable audio: {error}")
     if info.frames <= 0:
         return Problem(candidate.audio_file, "audio has no samples")
+    truncated = truncation_problem(candidate.audio_file)
+    if truncated:
+        return Problem(candidate.audio_file, truncated)
     try:
         return Utterance(
             id=candidate.id,
