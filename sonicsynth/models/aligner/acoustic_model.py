@@ -81,9 +81,10 @@ class CTCPhoneRecognizer(nn.Module):
 
     def _prepare(self, mel: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if self.normalize_input:
+            if lengths is None:
+                lengths = torch.full((mel.shape[0],), mel.shape[-1])
             frames = torch.arange(mel.shape[-1], device=mel.device)
-            valid = (frames < lengths.to(mel.device).unsqueeze(1) if lengths is not None
-                     else torch.ones(mel.shape[0], mel.shape[-1], dtype=torch.bool, device=mel.device)).unsqueeze(1)
+            valid = (frames < lengths.to(mel.device).unsqueeze(1)).unsqueeze(1)
             count = valid.sum(dim=-1, keepdim=True).clamp_min(1)
             mean = (mel * valid).sum(dim=-1, keepdim=True) / count
             std = ((((mel - mean) * valid) ** 2).sum(dim=-1, keepdim=True) / count).sqrt().clamp_min(1e-3)

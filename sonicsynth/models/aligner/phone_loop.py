@@ -147,11 +147,12 @@ def viterbi_states(log_probs: torch.Tensor, classes: Sequence[int], optional: Se
     emissions = _emissions(log_probs.unsqueeze(0).float(), classes_t)
     skip_allowed = _skip_allowed(optional_t)
     score = _initial(emissions, optional_t)
-    choices = torch.empty((frames, len(classes)), dtype=torch.long)
+    choices = torch.zeros((frames, len(classes)), dtype=torch.long, device=log_probs.device)
     for t in range(1, frames):
         best, choice = _predecessors(score, skip_allowed).max(dim=0)
-        choices[t] = choice[0].cpu()
+        choices[t] = choice[0]
         score = best + emissions[:, t]
+    choices = choices.cpu()  # one transfer for the backtrace, not one per frame
     final = _final(score, optional_t, torch.tensor([len(classes)], device=log_probs.device))[0]
     state = len(classes) - 1 - int(final.argmax())
     path = [state]
