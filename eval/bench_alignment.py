@@ -53,17 +53,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--backends", nargs="+", choices=sorted(BACKENDS), default=None,
-        help="aligners (default: pocketsphinx, and ctc when --ctc-model is given)"
+        help="aligners (default: pocketsphinx, and hmm / ctc when their model is given)"
     )
+    parser.add_argument("--hmm-model", type=Path, help="trained HMM aligner (package dir or training .ckpt)")
     parser.add_argument("--ctc-model", type=Path, help="trained CTC aligner (package dir or training .ckpt)")
     parser.add_argument("--out", type=Path, help="also write the JSON here, and the plot beside it as .png")
     parser.add_argument("--plot", type=Path, help="where to write the alignment plot (default: beside --out)")
     parser.add_argument("--plot-utterance", help="utterance id to plot (default: the first evaluated)")
     args = parser.parse_args(argv)
+    models = {"hmm": args.hmm_model, "ctc": args.ctc_model}
     if args.backends is None:
-        args.backends = ["pocketsphinx", *(["ctc"] if args.ctc_model else [])]
-    if "ctc" in args.backends and args.ctc_model is None:
-        parser.error("the ctc backend needs --ctc-model")
+        args.backends = ["pocketsphinx", *(name for name, model in models.items() if model)]
+    for name, model in models.items():
+        if name in args.backends and model is None:
+            parser.error(f"the {name} backend needs --{name}-model")
+    args.models = models
     return args
 
 
@@ -168,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     alignments_by_backend: dict[str, dict[str, Alignment]] = {}
     for name in args.backends:
         started = time.perf_counter()
-        aligner = create_aligner(name, **({"model": args.ctc_model} if name == "ctc" else {}))
+        aligner = create_aligner(name, **({"model": args.models[name]} if args.models.get(name) else {}))
         setup_seconds = time.perf_counter() - started
         section, alignments_by_backend[name] = evaluate_backend(aligner, references, manifest_dir)
         report["backends"][name] = {"setup_seconds": round(setup_seconds, 3), **section}

@@ -253,7 +253,7 @@ def test_bad_audio_and_empty_transcript(aligner: PocketsphinxAligner, mbrola_cli
 def test_backend_registry() -> None:
     assert isinstance(create_aligner("pocketsphinx"), PocketsphinxAligner)
     assert "pocketsphinx" in BACKENDS
-    with pytest.raises(ValueError, match="unknown alignment backend 'nope'; known: ctc, pocketsphinx"):
+    with pytest.raises(ValueError, match="unknown alignment backend 'nope'; known: ctc, hmm, pocketsphinx"):
         create_aligner("nope")
 
 

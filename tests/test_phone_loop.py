@@ -59,7 +59,7 @@ def test_full_sum_and_viterbi_match_brute_force():
     scores = {path: sum(float(emissions[t, classes[s]]) for t, s in enumerate(path))
               for path in enumerate_paths(classes, optional, frames)}
     states = batch_states(torch.tensor([[3, 4, 5]]), torch.tensor([3]), torch.tensor([[2, 1]]), torch.tensor([2]))
-    loss = full_sum_loss(log_probs.unsqueeze(0), torch.tensor([frames]), *states)
+    loss = full_sum_loss(log_probs.unsqueeze(0), torch.tensor([frames]), states)
     assert float(loss) == pytest.approx(-math.log(sum(math.exp(s) for s in scores.values())) / frames, rel=1e-5)
     assert tuple(viterbi_states(log_probs, classes, optional)) == max(scores, key=scores.get)
 
@@ -71,10 +71,10 @@ def test_batched_loss_is_the_mean_of_single_items_and_ignores_padding():
     padded = torch.cat([torch.cat([first, torch.randn(1, 3, NUM_CLASSES)], dim=1), second])
     phones, phone_lengths = torch.tensor([[3, 4, 5], [6, 0, 0]]), torch.tensor([3, 1])
     counts, word_counts = torch.tensor([[2, 1], [1, 0]]), torch.tensor([2, 1])
-    batched = full_sum_loss(padded, torch.tensor([6, 9]), *batch_states(phones, phone_lengths, counts, word_counts))
+    batched = full_sum_loss(padded, torch.tensor([6, 9]), batch_states(phones, phone_lengths, counts, word_counts))
     singles = [
-        full_sum_loss(first, torch.tensor([6]), *batch_states(phones[:1], phone_lengths[:1], counts[:1], word_counts[:1])),
-        full_sum_loss(second, torch.tensor([9]), *batch_states(phones[1:, :1], phone_lengths[1:], counts[1:, :1], word_counts[1:])),
+        full_sum_loss(first, torch.tensor([6]), batch_states(phones[:1], phone_lengths[:1], counts[:1], word_counts[:1])),
+        full_sum_loss(second, torch.tensor([9]), batch_states(phones[1:, :1], phone_lengths[1:], counts[1:, :1], word_counts[1:])),
     ]
     assert float(batched) == pytest.approx(float(sum(singles)) / 2, rel=1e-5)
 
@@ -83,7 +83,7 @@ def test_an_item_with_more_phones_than_frames_adds_nothing():
     log_probs = torch.randn(2, 4, NUM_CLASSES, requires_grad=True)
     states = batch_states(torch.tensor([[3, 4, 5, 6, 7, 8], [3, 0, 0, 0, 0, 0]]), torch.tensor([6, 1]),
                           torch.tensor([[6], [1]]), torch.tensor([1, 1]))
-    loss = full_sum_loss(log_probs.log_softmax(-1), torch.tensor([4, 4]), *states)
+    loss = full_sum_loss(log_probs.log_softmax(-1), torch.tensor([4, 4]), states)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(log_probs.grad).all()
     with pytest.raises(ValueError, match="cannot fit"):

@@ -2,7 +2,8 @@
 
 Backends register in `BACKENDS` (name -> factory taking the backend's options) so tools such as
 eval/bench_alignment.py can run every one that works on this machine. The built-in CTC aligner needs
-a trained model: `create_aligner("ctc", model=<package dir or .ckpt>, language="en")`.
+a trained model: `create_aligner("ctc", model=<package dir or .ckpt>, language="en")`, as does the
+built-in HMM aligner ("hmm").
 """
 
 from collections.abc import Callable
@@ -14,18 +15,25 @@ from sonicsynth.align.mfa import MfaNotInstalledError, read_mfa_output, run_mfa_
 from sonicsynth.align.pocketsphinx_aligner import PocketsphinxAligner
 from sonicsynth.align.textgrid import read_textgrid, read_textgrid_speakers, write_textgrid
 
-def _ctc_aligner(model: str | Path | None = None, language: str = "en") -> Aligner:
-    if model is None:
-        raise ValueError("the ctc backend needs model=<aligner package dir or training checkpoint>")
-    from sonicsynth.models.aligner.inference import CTCAligner
-    from sonicsynth.text import TextFrontend
+def _trained_aligner(backend: str) -> Callable[..., Aligner]:
+    """Factory of a built-in aligner backend ("ctc" or "hmm"), which needs a trained model."""
 
-    return CTCAligner.load(model, TextFrontend(), language=language)
+    def create(model: str | Path | None = None, language: str = "en") -> Aligner:
+        if model is None:
+            raise ValueError(f"the {backend} backend needs model=<aligner package dir or training checkpoint>")
+        from sonicsynth.models.aligner.inference import CTCAligner, HMMAligner
+        from sonicsynth.text import TextFrontend
+
+        aligner_class = {"ctc": CTCAligner, "hmm": HMMAligner}[backend]
+        return aligner_class.load(model, TextFrontend(), language=language)
+
+    return create
 
 
 BACKENDS: dict[str, Callable[..., Aligner]] = {
     "pocketsphinx": PocketsphinxAligner,
-    "ctc": _ctc_aligner,
+    "ctc": _trained_aligner("ctc"),
+    "hmm": _trained_aligner("hmm"),
 }
 
 

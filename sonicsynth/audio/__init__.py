@@ -1,10 +1,11 @@
 """Audio basics, defined once: file I/O, resampling and spectrogram features."""
 
-from sonicsynth.audio.features import LinearSpectrogram, MelSpectrogram, dynamic_range_compression
+from sonicsynth.audio.features import KaldiMfcc, LinearSpectrogram, MelSpectrogram, dynamic_range_compression
 from sonicsynth.audio.io import AudioError, LoadedAudio, load_audio, resample, save_audio, truncation_problem
 
 __all__ = [
     "AudioError",
+    "KaldiMfcc",
     "LinearSpectrogram",
     "LoadedAudio",
     "MelSpectrogram",

@@ -84,3 +84,57 @@ class MelSpectrogram(nn.Module):
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         mel = torch.matmul(self.mel_basis, self.stft(wav))
         return dynamic_range_compression(mel, self.log_floor)
+
+
+class KaldiMfcc(nn.Module):
+    """Kaldi's MFCCs (torchaudio's `compliance.kaldi.mfcc`, the features of Kaldi and MFA aligners)
+    with delta and delta-delta coefficients and per-utterance cepstral mean normalisation;
+    (samples,) at `sample_rate` -> (frames, num_ceps * (1 + deltas)).
+
+    Framing is Kaldi's default (`snip_edges` True): frame t covers [t * shift, t * shift + length), and
+    Kaldi and MFA report a state that starts at frame t as starting at t * shift. Measured on the demo
+    voices, that convention puts the HMM aligner's boundaries closest to the engines' timings (7.5 ms
+    later with centred frames, `snip_edges` False: 66% instead of 77% within 20 ms).
+    The mean over the utterance is removed (the variance too with `normalize_variance`), which keeps
+    the channel and the speaker's average spectrum out of what a state has to model.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        num_ceps: int = 13,
+        num_mel_bins: int = 23,
+        frame_length_ms: float = 25.0,
+        frame_shift_ms: float = 10.0,
+        deltas: int = 2,
+        snip_edges: bool = True,
+        normalize_variance: bool = False,
+    ) -> None:
+        super().__init__()
+        self.sample_rate, self.num_ceps, self.num_mel_bins = sample_rate, num_ceps, num_mel_bins
+        self.frame_length_ms, self.frame_shift_ms = frame_length_ms, frame_shift_ms
+        self.deltas, self.snip_edges, self.normalize_variance = deltas, snip_edges, normalize_variance
+        self.dim = num_ceps * (1 + deltas)
+
+    @property
+    def frame_sec(self) -> float:
+        return self.frame_shift_ms / 1000
+
+    def forward(self, samples: torch.Tensor) -> torch.Tensor:
+        import torchaudio.functional as AF
+        from torchaudio.compliance import kaldi
+
+        # Kaldi works on 16-bit sample values; its energy floor and dither assume that scale.
+        waveform = samples.reshape(1, -1).float() * 32768.0
+        cepstra = kaldi.mfcc(
+            waveform, sample_frequency=self.sample_rate, num_ceps=self.num_ceps, num_mel_bins=self.num_mel_bins,
+            frame_length=self.frame_length_ms, frame_shift=self.frame_shift_ms, snip_edges=self.snip_edges,
+            dither=0.0, energy_floor=0.0,
+        )  # fmt: skip
+        cepstra = cepstra - cepstra.mean(dim=0)
+        if self.normalize_variance:
+            cepstra = cepstra / cepstra.std(dim=0).clamp_min(1e-3)
+        coefficients = [cepstra.T.unsqueeze(0)]
+        for _ in range(self.deltas):
+            coefficients.append(AF.compute_deltas(coefficients[-1]))
+        return torch.cat(coefficients, dim=1)[0].T

@@ -1,7 +1,12 @@
-"""Forced alignment with the built-in aligner's phone recogniser.
+"""Forced alignment with the built-in aligners: the HMM aligner and the CTC phone recogniser.
 
 The transcript goes through the text front end; its phones (punctuation excluded: it has no sound
-of its own) are the targets. How frames are assigned depends on how the recogniser was trained
+of its own) are the targets.
+
+`HMMAligner` (backend "hmm", see `hmm_module`): Viterbi over the phone loop with three states per
+phone, scored by the Gaussian mixtures. Pauses shorter than `min_silence_sec` go to the phone before.
+
+`CTCAligner` (backend "ctc"): how frames are assigned depends on how the recogniser was trained
 (`decoding` in its package config, see `lightning_module`):
 
 - "phone_loop": Viterbi over the phone loop of `phone_loop` (every frame is a phone or a pause
@@ -14,7 +19,9 @@ of its own) are the targets. How frames are assigned depends on how the recognis
 
 from __future__ import annotations
 
+import itertools
 import os
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +29,53 @@ import torch
 import torchaudio.functional as AF
 from hydra.utils import instantiate
 
-from sonicsynth.align.base import SILENCE_PHONE, Aligner, AlignmentError, Pronunciations, check_plausible
+from sonicsynth.align.base import (
+    SILENCE_PHONE,
+    Aligner,
+    AlignmentError,
+    Pronunciations,
+    check_plausible,
+)
 from sonicsynth.audio import MelSpectrogram, load_audio
 from sonicsynth.data.manifest import Alignment, PhoneSpan, WordSpan
-from sonicsynth.export.package import check_state_dict_matches, load_package, load_training_checkpoint
+from sonicsynth.export.package import (
+    check_state_dict_matches,
+    load_package,
+    load_training_checkpoint,
+)
+from sonicsynth.models.aligner.hmm_module import HMMAlignerLitModule
 from sonicsynth.models.aligner.lightning_module import CTCAlignerLitModule
-from sonicsynth.models.aligner.phone_loop import phone_loop_states, split_words, viterbi_states
+from sonicsynth.models.aligner.phone_loop import (
+    batch_states,
+    expand_phone_states,
+    phone_loop_states,
+    split_words,
+    viterbi_states,
+)
+from sonicsynth.models.packaging import PackageableModule
 
 
-class CTCAligner(Aligner):
-    def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
-                 min_silence_sec: float = 0.06, origin: str | Path = "") -> None:
-        self.recognizer = instantiate(config["recognizer"], _convert_="all")
-        check_state_dict_matches(self.recognizer, state_dict, origin)
-        self.recognizer.load_state_dict(state_dict)
-        self.recognizer.eval()
-        self.mel = MelSpectrogram(**config["mel"])
+class TranscriptAligner(Aligner):
+    """What the built-in aligners share: transcript to phone targets through the text front end,
+    a best path over the phone loop to phone and word intervals, loading from a package or checkpoint."""
+
+    family_module: type[PackageableModule]
+
+    def __init__(self, config: dict[str, Any], frontend, language: str, min_silence_sec: float, origin: str | Path) -> None:
         from sonicsynth.text import SYMBOLS
 
         if list(config["symbols"]) != list(SYMBOLS):
             raise ValueError(f"{origin}: the aligner was trained with another symbol table than this front end's")
         self.frontend, self.language, self.min_silence_sec = frontend, language, min_silence_sec
-        self.decoding = config.get("decoding", "ctc")
-        if self.decoding not in ("ctc", "phone_loop"):
-            raise ValueError(f"{origin}: unknown decoding {self.decoding!r} (expected 'ctc' or 'phone_loop')")
-
-    @property
-    def name(self) -> str:
-        return "ctc"
 
     @classmethod
-    def load(cls, path: str | Path, frontend, **kwargs: Any) -> "CTCAligner":
-        """A package directory or a training checkpoint of the aligner family."""
+    def load(cls, path: str | Path, frontend, **kwargs: Any) -> TranscriptAligner:
+        """A package directory or a training checkpoint of the aligner's family."""
         path = Path(path)
         if path.is_dir():
-            package = load_package(path, family=CTCAlignerLitModule.family)
+            package = load_package(path, family=cls.family_module.family)
             return cls(package.config, package.state_dict, frontend, origin=path, **kwargs)
-        weights, config = CTCAlignerLitModule.package_contents(load_training_checkpoint(path))
+        weights, config = cls.family_module.package_contents(load_training_checkpoint(path))
         return cls(config, weights, frontend, origin=path, **kwargs)
 
     def _targets(self, transcript: str, words: Pronunciations | None) -> tuple[list[tuple[str, list[str]]], list[int]]:
@@ -88,9 +105,17 @@ class CTCAligner(Aligner):
         phone_set = language_spec(self.language).phone_set
         return ARPABET if phone_set == PhoneSet.ARPABET else f"sonicsynth-v{SYMBOL_TABLE_VERSION}-{phone_set.value}"
 
-    @torch.inference_mode()
-    def log_probs(self, samples: torch.Tensor) -> torch.Tensor:
-        return self.recognizer(self.mel(samples))[0]
+    @property
+    @abstractmethod
+    def sample_rate(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def frame_sec(self) -> float: ...
+
+    @abstractmethod
+    def _phones(self, words, ids: list[int], samples, audio_path) -> list[PhoneSpan]:
+        """Phone intervals (pauses included) of the audio samples at `sample_rate`."""
 
     def align(self, audio_path: str | os.PathLike[str], transcript: str, words: Pronunciations | None = None) -> Alignment:
         try:
@@ -99,29 +124,18 @@ class CTCAligner(Aligner):
             raise AlignmentError(audio_path, f"transcript: {err}") from err
         if not ids:
             raise AlignmentError(audio_path, "the transcript has no phones to align")
-        audio = load_audio(audio_path, self.mel.sample_rate)
-        log_probs = self.log_probs(torch.from_numpy(audio.samples))
-        if len(ids) > log_probs.shape[0]:
-            raise AlignmentError(audio_path, f"{len(ids)} phones cannot fit in {log_probs.shape[0]} frames")
-        if self.decoding == "phone_loop":
-            phones = self._phone_loop_intervals(words, ids, log_probs)
-        else:
-            phones = self._ctc_intervals(words, ids, log_probs, audio_path)
+        audio = load_audio(audio_path, self.sample_rate)
+        phones = self._phones(words, ids, audio.samples, audio_path)
         phones[-1] = phones[-1]._replace(end=audio.duration)  # the last frame may be partial
         alignment = self._alignment(words, phones)
         check_plausible(alignment, audio.duration, [w for w, _ in words], audio_path)
         return alignment
 
-    @property
-    def frame_sec(self) -> float:
-        return self.mel.hop_length / self.mel.sample_rate
-
-    def _phone_loop_intervals(self, words, ids: list[int], log_probs: torch.Tensor) -> list[PhoneSpan]:
-        classes, optional = phone_loop_states(split_words(ids, [len(ps) for _, ps in words]))
+    def _phone_loop_spans(self, words, path: list[int], optional: list[bool]) -> list[PhoneSpan]:
+        """Intervals of a best path over `phone_loop_states` (one state per phone or pause)."""
         labels = [SILENCE_PHONE]
         for _, ps in words:
             labels += [*ps, SILENCE_PHONE]
-        path = viterbi_states(log_probs, classes, optional)
         runs: list[list[int]] = []  # [state, first frame, end frame]
         for frame, state in enumerate(path):
             if runs and runs[-1][0] == state:
@@ -137,6 +151,97 @@ class CTCAligner(Aligner):
             else:
                 phones.append(PhoneSpan(labels[state], start * self.frame_sec, end * self.frame_sec))
         return phones
+
+    def _alignment(self, words, phones: list[PhoneSpan]) -> Alignment:
+        word_spans, i = [], 0
+        speech = [p for p in phones if p.phone != SILENCE_PHONE]
+        for word, ps in words:
+            word_spans.append(WordSpan(word, speech[i].start, speech[i + len(ps) - 1].end))
+            i += len(ps)
+        return Alignment(phone_set=self._phone_set_name(), source=self.name, phones=tuple(phones), words=tuple(word_spans))
+
+
+class HMMAligner(TranscriptAligner):
+    family_module = HMMAlignerLitModule
+
+    def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
+                 min_silence_sec: float = 0.06, origin: str | Path = "") -> None:
+        super().__init__(config, frontend, language, min_silence_sec, origin)
+        self.model = HMMAlignerLitModule(mfcc=config["mfcc"], symbols=config["symbols"],
+                                         states_per_phone=config["states_per_phone"])
+        self.model.mixtures.resize(config["components"])
+        check_state_dict_matches(self.model.mixtures, state_dict, origin)
+        self.model.mixtures.load_state_dict(state_dict)
+        self.states_per_phone = config["states_per_phone"]
+
+    @property
+    def name(self) -> str:
+        return "hmm"
+
+    @property
+    def sample_rate(self) -> int:
+        return self.model.features.sample_rate
+
+    @property
+    def frame_sec(self) -> float:
+        return self.model.features.frame_sec
+
+    @torch.inference_mode()
+    def _phones(self, words, ids: list[int], samples, audio_path) -> list[PhoneSpan]:
+        features = self.model.features(torch.from_numpy(samples))
+        counts = [len(ps) for _, ps in words]
+        classes, optional = phone_loop_states(split_words(ids, counts))
+        mandatory = len(ids) * self.states_per_phone
+        if mandatory > len(features):
+            raise AlignmentError(audio_path, f"{len(ids)} phones ({mandatory} states) cannot fit in {len(features)} frames")
+        topology = batch_states(torch.tensor([ids]), torch.tensor([len(ids)]), torch.tensor([counts]),
+                                torch.tensor([len(counts)]), self.states_per_phone)
+        paths, _ = self.model.align_batch(features.unsqueeze(0), torch.tensor([len(features)]), topology)
+        _, substates, _ = expand_phone_states(classes, optional, self.states_per_phone)
+        # Sub-state 0 starts a phone (or is a pause): count them to map states back to the phone loop.
+        owner = [i - 1 for i in itertools.accumulate(int(k == 0) for k in substates)]
+        return self._phone_loop_spans(words, [owner[s] for s in paths[0]], optional)
+
+
+class CTCAligner(TranscriptAligner):
+    family_module = CTCAlignerLitModule
+
+    def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
+                 min_silence_sec: float = 0.06, origin: str | Path = "") -> None:
+        super().__init__(config, frontend, language, min_silence_sec, origin)
+        self.recognizer = instantiate(config["recognizer"], _convert_="all")
+        check_state_dict_matches(self.recognizer, state_dict, origin)
+        self.recognizer.load_state_dict(state_dict)
+        self.recognizer.eval()
+        self.mel = MelSpectrogram(**config["mel"])
+        self.decoding = config.get("decoding", "ctc")
+        if self.decoding not in ("ctc", "phone_loop"):
+            raise ValueError(f"{origin}: unknown decoding {self.decoding!r} (expected 'ctc' or 'phone_loop')")
+
+    @property
+    def name(self) -> str:
+        return "ctc"
+
+    @property
+    def sample_rate(self) -> int:
+        return self.mel.sample_rate
+
+    @property
+    def frame_sec(self) -> float:
+        return self.mel.hop_length / self.mel.sample_rate
+
+    @torch.inference_mode()
+    def log_probs(self, samples: torch.Tensor) -> torch.Tensor:
+        return self.recognizer(self.mel(samples))[0]
+
+    def _phones(self, words, ids: list[int], samples, audio_path) -> list[PhoneSpan]:
+        log_probs = self.log_probs(torch.from_numpy(samples))
+        if len(ids) > log_probs.shape[0]:
+            raise AlignmentError(audio_path, f"{len(ids)} phones cannot fit in {log_probs.shape[0]} frames")
+        if self.decoding == "phone_loop":
+            classes, optional = phone_loop_states(split_words(ids, [len(ps) for _, ps in words]))
+            return self._phone_loop_spans(words, viterbi_states(log_probs, classes, optional), optional)
+        return self._ctc_intervals(words, ids, log_probs, audio_path)
 
     def _ctc_intervals(self, words, ids: list[int], log_probs: torch.Tensor, audio_path) -> list[PhoneSpan]:
         try:
@@ -165,11 +270,3 @@ class CTCAligner(Aligner):
             if end < next_start:
                 phones.append(PhoneSpan(SILENCE_PHONE, end * frame_sec, next_start * frame_sec))
         return phones
-
-    def _alignment(self, words, phones: list[PhoneSpan]) -> Alignment:
-        word_spans, i = [], 0
-        speech = [p for p in phones if p.phone != SILENCE_PHONE]
-        for word, ps in words:
-            word_spans.append(WordSpan(word, speech[i].start, speech[i + len(ps) - 1].end))
-            i += len(ps)
-        return Alignment(phone_set=self._phone_set_name(), source=self.name, phones=tuple(phones), words=tuple(word_spans))

@@ -25,8 +25,13 @@ import torchaudio.functional as AF
 from hydra.utils import instantiate
 
 from sonicsynth.audio import MelSpectrogram
-from sonicsynth.models.aligner.phone_loop import PAUSE_CLASS, batch_states, full_sum_loss
+from sonicsynth.models.aligner.phone_loop import (
+    PAUSE_CLASS,
+    batch_states,
+    full_sum_loss,
+)
 from sonicsynth.models.packaging import PackageableModule
+from sonicsynth.text.symbols import SYMBOLS
 
 
 def greedy_decode(log_probs: torch.Tensor, length: int) -> list[int]:
@@ -73,12 +78,9 @@ class CTCAlignerLitModule(PackageableModule):
         compatibility_id: str | None = None,
     ) -> None:
         super().__init__()
-        if symbols is None:
-            from sonicsynth.text import SYMBOLS
-
-            symbols = list(SYMBOLS)
         self.save_hyperparameters()
-        self.hparams.symbols = symbols
+        # The symbol table is saved with the model: its classes are the table's indices.
+        symbols = self.hparams.symbols = list(SYMBOLS) if symbols is None else symbols
         self.init_compatibility_id(compatibility_id)
         self.recognizer = instantiate(recognizer, num_classes=len(symbols))
         self.mel = MelSpectrogram(**mel)
@@ -117,7 +119,7 @@ class CTCAlignerLitModule(PackageableModule):
     def _phone_loop_loss(self, log_probs: torch.Tensor, frames: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         states = batch_states(batch["phones"], batch["phones_lengths"], batch["word_phone_counts"],
                               batch["word_phone_counts_lengths"])
-        return full_sum_loss(log_probs.float(), frames, *states)
+        return full_sum_loss(log_probs.float(), frames, states)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         log_probs, frames = self._log_probs(batch)

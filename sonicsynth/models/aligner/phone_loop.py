@@ -19,7 +19,9 @@ whose classes change where the sound changes; `viterbi_states` gives the best pa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +30,10 @@ from sonicsynth.text.symbols import PAD_ID, SYMBOLS
 
 PAUSE_CLASS = SYMBOLS.index(",")
 BLANK_CLASS = PAD_ID
-# Finite stand-in for log(0): a logsumexp over only -inf has a NaN gradient.
+# Finite stand-in for log(0) in the differentiable loss (a logsumexp over only -inf has a NaN
+# gradient); it must stay far below any real path's score, which holds for the per-frame
+# log-probabilities it is used with. Viterbi needs no gradient and uses -inf: HMM log-likelihoods
+# reach -1e5 within a few seconds of audio.
 LOG_ZERO = -1e5
 
 
@@ -55,30 +60,61 @@ def split_words(phone_ids: Sequence[int], word_phone_counts: Sequence[int]) -> l
     return words
 
 
+def expand_phone_states(
+    classes: Sequence[int], optional: Sequence[bool], states_per_phone: int
+) -> tuple[list[int], list[int], list[bool]]:
+    """Each phone state split into `states_per_phone` left-to-right sub-states (an HMM phone's
+    beginning, middle and end; pauses stay one state): classes, sub-state index and skippability."""
+    out_classes, substates, out_optional = [], [], []
+    for cls, skippable in zip(classes, optional):
+        count = 1 if skippable else states_per_phone
+        out_classes += [cls] * count
+        substates += list(range(count))
+        out_optional += [skippable] * count
+    return out_classes, substates, out_optional
+
+
+class PhoneLoopBatch(NamedTuple):
+    """Padded (batch, states) topologies: each state's class, whether it may be skipped, its
+    sub-state index within its phone; and the number of states of each item."""
+
+    classes: torch.Tensor
+    optional: torch.Tensor
+    lengths: torch.Tensor
+    substates: torch.Tensor
+
+
 def batch_states(
-    phones: torch.Tensor, phone_lengths: torch.Tensor, word_phone_counts: torch.Tensor, word_counts: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Padded (batch, states) classes and skippable flags, and the number of states per item."""
+    phones: torch.Tensor,
+    phone_lengths: torch.Tensor,
+    word_phone_counts: torch.Tensor,
+    word_counts: torch.Tensor,
+    states_per_phone: int = 1,
+) -> PhoneLoopBatch:
+    """The items' topologies (see `phone_loop_states` and `expand_phone_states`), padded."""
     per_item = []
     for i in range(len(phones)):
         words = split_words(phones[i, : phone_lengths[i]].tolist(), word_phone_counts[i, : word_counts[i]].tolist())
-        per_item.append(phone_loop_states(words))
-    longest = max(len(classes) for classes, _ in per_item)
+        classes, optional = phone_loop_states(words)
+        per_item.append(expand_phone_states(classes, optional, states_per_phone))
+    longest = max(len(classes) for classes, _, _ in per_item)
     classes = torch.full((len(per_item), longest), PAUSE_CLASS, dtype=torch.long)
+    substates = torch.zeros((len(per_item), longest), dtype=torch.long)
     optional = torch.zeros((len(per_item), longest), dtype=torch.bool)
-    for i, (c, o) in enumerate(per_item):
+    for i, (c, k, o) in enumerate(per_item):
         classes[i, : len(c)] = torch.tensor(c)
+        substates[i, : len(k)] = torch.tensor(k)
         optional[i, : len(o)] = torch.tensor(o)
-    lengths = torch.tensor([len(c) for c, _ in per_item])
+    lengths = torch.tensor([len(c) for c, _, _ in per_item])
     device = phones.device
-    return classes.to(device), optional.to(device), lengths.to(device)
+    return PhoneLoopBatch(classes.to(device), optional.to(device), lengths.to(device), substates.to(device))
 
 
-def _predecessors(previous: torch.Tensor, skip_allowed: torch.Tensor) -> torch.Tensor:
+def _predecessors(previous: torch.Tensor, skip_allowed: torch.Tensor, log_zero: float = LOG_ZERO) -> torch.Tensor:
     """(3, batch, states) scores of arriving from the same state, the one before, or over a pause."""
     stay = previous
-    advance = F.pad(previous[:, :-1], (1, 0), value=LOG_ZERO)
-    skip = F.pad(previous[:, :-2], (2, 0), value=LOG_ZERO) + skip_allowed
+    advance = F.pad(previous[:, :-1], (1, 0), value=log_zero)
+    skip = F.pad(previous[:, :-2], (2, 0), value=log_zero) + skip_allowed
     return torch.stack([stay, advance, skip])
 
 
@@ -89,40 +125,36 @@ def _emissions(log_probs: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
     return gathered - torch.logsumexp(not_blank, dim=-1, keepdim=True)
 
 
-def _skip_allowed(optional: torch.Tensor) -> torch.Tensor:
+def _skip_allowed(optional: torch.Tensor, log_zero: float = LOG_ZERO) -> torch.Tensor:
     """0 where state j may be reached from j-2 (state j-1 is an optional pause), log(0) elsewhere."""
     allowed = F.pad(optional[:, :-1], (1, 0), value=False)
-    return torch.where(allowed, 0.0, LOG_ZERO)
+    return torch.where(allowed, 0.0, log_zero)
 
 
-def _initial(emissions: torch.Tensor, optional: torch.Tensor) -> torch.Tensor:
-    start = torch.full_like(emissions[:, 0], LOG_ZERO)
+def _initial(emissions: torch.Tensor, optional: torch.Tensor, log_zero: float = LOG_ZERO) -> torch.Tensor:
+    start = torch.full_like(emissions[:, 0], log_zero)
     start[:, 0] = 0.0
-    start[:, 1] = torch.where(optional[:, 0], 0.0, LOG_ZERO)
+    start[:, 1] = torch.where(optional[:, 0], 0.0, log_zero)
     return start + emissions[:, 0]
 
 
-def _final(scores: torch.Tensor, optional: torch.Tensor, state_lengths: torch.Tensor) -> torch.Tensor:
+def _final(scores: torch.Tensor, optional: torch.Tensor, state_lengths: torch.Tensor, log_zero: float = LOG_ZERO
+           ) -> torch.Tensor:
     """(batch, 2) scores of ending in the last state or, past an optional last pause, the one before."""
     rows = torch.arange(len(scores), device=scores.device)
     last, before = scores[rows, state_lengths - 1], scores[rows, state_lengths - 2]
-    before = torch.where(optional[rows, state_lengths - 1], before, torch.full_like(before, LOG_ZERO))
+    before = torch.where(optional[rows, state_lengths - 1], before, torch.full_like(before, log_zero))
     return torch.stack([last, before], dim=1)
 
 
-def full_sum_loss(
-    log_probs: torch.Tensor,
-    frame_lengths: torch.Tensor,
-    classes: torch.Tensor,
-    optional: torch.Tensor,
-    state_lengths: torch.Tensor,
-) -> torch.Tensor:
+def full_sum_loss(log_probs: torch.Tensor, frame_lengths: torch.Tensor, states: PhoneLoopBatch) -> torch.Tensor:
     """Mean over the batch of -log P(transcript | audio) / frames, summed over every phone-loop path.
 
-    log_probs: (batch, frames, classes); classes/optional: (batch, states) from `batch_states`.
+    log_probs: (batch, frames, classes); states from `batch_states` (one state per phone).
     Items with fewer frames than mandatory states have no path: like `zero_infinity` in CTC, they
     contribute nothing rather than an infinite loss.
     """
+    classes, optional, state_lengths = states.classes, states.optional, states.lengths
     emissions = _emissions(log_probs, classes)
     skip_allowed = _skip_allowed(optional)
     alpha = _initial(emissions, optional)
@@ -136,27 +168,40 @@ def full_sum_loss(
 
 
 @torch.no_grad()
+def viterbi_paths(
+    emissions: torch.Tensor, optional: torch.Tensor, frame_lengths: torch.Tensor, state_lengths: torch.Tensor
+) -> list[list[int]]:
+    """Best path (state index per frame) of each item; emissions (batch, frames, states) are the
+    log-likelihoods of each item's states, optional/state_lengths as from `batch_states`.
+    An item with fewer frames than mandatory states has no path: ValueError."""
+    mandatory = state_lengths - optional.sum(dim=1)
+    if bool((mandatory > frame_lengths).any()):
+        worst = int(torch.argmax(mandatory - frame_lengths))
+        raise ValueError(f"{int(mandatory[worst])} phone states cannot fit in {int(frame_lengths[worst])} frames")
+    skip_allowed = _skip_allowed(optional, -math.inf)
+    score = _initial(emissions, optional, -math.inf)
+    choices = torch.zeros(emissions.shape, dtype=torch.uint8, device=emissions.device)
+    for t in range(1, emissions.shape[1]):
+        best, choice = _predecessors(score, skip_allowed, -math.inf).max(dim=0)
+        choices[:, t] = choice
+        score = torch.where((t < frame_lengths).unsqueeze(1), best + emissions[:, t], score)
+    choices = choices.cpu()  # one transfer for the backtrace, not one per frame
+    final = _final(score, optional, state_lengths, -math.inf).argmax(dim=1).cpu()
+    paths = []
+    for i, (frames, states) in enumerate(zip(frame_lengths.tolist(), state_lengths.tolist())):
+        state = states - 1 - int(final[i])
+        path = [state]
+        for t in range(frames - 1, 0, -1):
+            state -= int(choices[i, t, state])
+            path.append(state)
+        paths.append(path[::-1])
+    return paths
+
+
 def viterbi_states(log_probs: torch.Tensor, classes: Sequence[int], optional: Sequence[bool]) -> list[int]:
     """The best path's state index for each frame of one utterance; log_probs (frames, classes)."""
-    frames = log_probs.shape[0]
     classes_t = torch.tensor([list(classes)], device=log_probs.device)
     optional_t = torch.tensor([list(optional)], device=log_probs.device)
-    mandatory = sum(not o for o in optional)
-    if frames < mandatory:
-        raise ValueError(f"{mandatory} phones cannot fit in {frames} frames")
     emissions = _emissions(log_probs.unsqueeze(0).float(), classes_t)
-    skip_allowed = _skip_allowed(optional_t)
-    score = _initial(emissions, optional_t)
-    choices = torch.zeros((frames, len(classes)), dtype=torch.long, device=log_probs.device)
-    for t in range(1, frames):
-        best, choice = _predecessors(score, skip_allowed).max(dim=0)
-        choices[t] = choice[0]
-        score = best + emissions[:, t]
-    choices = choices.cpu()  # one transfer for the backtrace, not one per frame
-    final = _final(score, optional_t, torch.tensor([len(classes)], device=log_probs.device))[0]
-    state = len(classes) - 1 - int(final.argmax())
-    path = [state]
-    for t in range(frames - 1, 0, -1):
-        state -= int(choices[t, state])
-        path.append(state)
-    return path[::-1]
+    frames, states = torch.tensor([log_probs.shape[0]]), torch.tensor([len(classes)])
+    return viterbi_paths(emissions, optional_t, frames.to(log_probs.device), states.to(log_probs.device))[0]

@@ -1,0 +1,116 @@
+"""The built-in HMM aligner through the real configs: Viterbi EM on the tiny corpus (with mixing up),
+exact resume across a mix-up, export, alignment through the backend registry, bad transcripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sonicsynth.align import AlignmentError, create_aligner
+from sonicsynth.data.manifest import read_manifest
+from sonicsynth.export.from_checkpoint import package_from_checkpoint
+from sonicsynth.export.package import load_package
+from sonicsynth.training import train
+from sonicsynth.utils.hydra_config import compose_config
+
+
+def run_training(tiny_corpus: Path, run_dir: Path, epochs: int, *extra: str) -> dict[str, float]:
+    overrides = [
+        "experiment=aligner_hmm_demo",
+        f"data.manifest={tiny_corpus}",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        f"trainer.max_epochs={epochs}",
+        "model.mixup_epochs=[2]",
+        "model.min_component_frames=5",
+        "callbacks.model_checkpoint.save_top_k=-1",
+        "logger=csv",
+        f"paths.output_dir={run_dir}",
+        f"paths.log_dir={run_dir}",
+        *extra,
+    ]
+    return train(compose_config("train", overrides))
+
+
+@pytest.fixture(scope="module")
+def trained_hmm(tiny_corpus, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("hmm_run")
+    metrics = run_training(tiny_corpus, run_dir, 4)
+    assert metrics["val/log_likelihood"] > -200
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+def mixture_buffers(checkpoint: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("mixtures.")}
+
+
+def test_em_improves_the_likelihood_and_mixes_up(trained_hmm):
+    first = mixture_buffers(trained_hmm.parent / "epoch_0000.ckpt")
+    last = mixture_buffers(trained_hmm)
+    assert first["mixtures.means"].shape[1] == 1 and last["mixtures.means"].shape[1] == 2
+    assert torch.isfinite(last["mixtures.log_weights"]).sum() > torch.isfinite(first["mixtures.log_weights"]).sum()
+    metrics = (trained_hmm.parent.parent / "csv").rglob("metrics.csv")
+    rows = [line.split(",") for line in next(metrics).read_text().splitlines()]
+    validation, training = (rows[0].index(name) for name in ("val/log_likelihood", "train/log_likelihood"))
+    assert len([r for r in rows[1:] if r[validation]]) == 4
+    scores = [float(r[training]) for r in rows[1:] if r[training]]  # from epoch 1: epoch 0 is the flat start
+    assert len(scores) == 3 and scores[-1] > scores[0]
+
+
+def test_resume_across_a_mix_up_is_exact(trained_hmm, tiny_corpus, tmp_path):
+    run_training(tiny_corpus, tmp_path, 2)
+    resumed_dir = tmp_path / "resumed"
+    run_training(tiny_corpus, resumed_dir, 4, f"++ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}")
+    resumed, uninterrupted = mixture_buffers(resumed_dir / "checkpoints" / "last.ckpt"), mixture_buffers(trained_hmm)
+    assert resumed.keys() == uninterrupted.keys()
+    for name in resumed:
+        assert torch.equal(resumed[name], uninterrupted[name]), name
+
+
+def test_trained_hmm_exports_and_aligns(trained_hmm, tiny_corpus, tmp_path):
+    package = package_from_checkpoint(trained_hmm, tmp_path / "hmm")
+    config = load_package(package, family="aligner/hmm").config
+    assert config["states_per_phone"] == 3 and config["components"] == 2
+
+    utterance = next(u for u in read_manifest(tiny_corpus) if u.language == "en")
+    aligner = create_aligner("hmm", model=package)
+    alignment = aligner.align(utterance.audio_file(tiny_corpus.parent), utterance.text)
+    phones, words = alignment.phones, alignment.words
+    assert alignment.phone_set == "arpabet" and alignment.source == "hmm"
+    assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(utterance.duration, abs=1e-3)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(phones, phones[1:]))  # contiguous
+    assert all(p.end - p.start >= 0.03 - 1e-9 for p in phones[:-1])  # three states: at least 30 ms
+    assert [w.word for w in words] == [w.text for w in aligner.frontend.process(utterance.text).words
+                                       if w.phones[0] not in ",.?!…;:"]
+
+
+def test_hmm_backend_refuses_bad_transcripts(trained_hmm, tiny_corpus):
+    utterance = next(u for u in read_manifest(tiny_corpus) if u.language == "en")
+    aligner = create_aligner("hmm", model=trained_hmm)
+    audio = utterance.audio_file(tiny_corpus.parent)
+    with pytest.raises(AlignmentError, match="transcript"):
+        aligner.align(audio, "   ")
+    with pytest.raises(AlignmentError, match="cannot fit"):
+        aligner.align(audio, " ".join(["antidisestablishmentarianism"] * 20))
+    with pytest.raises(ValueError, match="needs model="):
+        create_aligner("hmm")
+
+
+def test_alignment_benchmark_runs_the_hmm_backend(trained_hmm, tiny_corpus, tmp_path, capsys):
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "eval" / "bench_alignment.py"
+    spec = importlib.util.spec_from_file_location("bench_alignment", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # eval/ holds scripts, not a package
+    report = bench.main(["--manifest", str(tiny_corpus), "--backends", "hmm", "--hmm-model", str(trained_hmm),
+                         "--out", str(tmp_path / "alignment.json")])
+    section = report["backends"]["hmm"]
+    assert section["utterances"] == report["reference_utterances"] > 0 and section["failed"] == {}
+    assert section["phones"]["boundaries"] > 0 and section["phones"]["within_40ms"] is not None
+    with pytest.raises(SystemExit):
+        bench.main(["--manifest", str(tiny_corpus), "--backends", "hmm"])  # no --hmm-model
+    capsys.readouterr()
