@@ -72,7 +72,7 @@ class HMMAlignerLitModule(PackageableModule):
         self.features = instantiate(mfcc)
         units = acoustic_units(symbols)
         self.register_buffer("units", torch.tensor(units), persistent=False)
-        num_states = 1 + (max(units)) * states_per_phone  # the pause has one state, every phone S
+        num_states = 1 + max(units) * states_per_phone  # the pause has one state, every phone S
         self.mixtures = StateGaussianMixtures(num_states, self.features.dim)
         self.register_buffer("initialized", torch.tensor(False))
         # Relative variance floor times the variance of all training frames (set in the first epoch).
@@ -132,6 +132,7 @@ class HMMAlignerLitModule(PackageableModule):
         features, frames = self.batch_features(batch)
         topology = self.topology(batch)
         keep = self._feasible(frames, topology)  # an item with fewer frames than states has no path
+        self.log("train/items_without_path", float((~keep).sum()), on_step=False, on_epoch=True, reduce_fx="sum")
         features, frames = features[keep], frames[keep]
         topology = PhoneLoopBatch(*(t[keep] for t in topology))
         if not len(frames):
