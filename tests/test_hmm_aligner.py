@@ -82,7 +82,8 @@ def test_trained_hmm_exports_and_aligns(trained_hmm, tiny_corpus, tmp_path):
     assert alignment.phone_set == "arpabet" and alignment.source == "hmm"
     assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(utterance.duration, abs=1e-3)
     assert all(a.end == pytest.approx(b.start) for a, b in zip(phones, phones[1:]))  # contiguous
-    assert all(p.end - p.start >= 0.03 - 1e-9 for p in phones[:-1])  # three states: at least 30 ms
+    frame_sec = aligner.frame_sec
+    assert all(p.end - p.start >= 3 * frame_sec - 1e-9 for p in phones[:-1])  # three states: 3 frames
     assert [w.word for w in words] == [w.text for w in aligner.frontend.process(utterance.text).words
                                        if w.phones[0] not in ",.?!…;:"]
 
