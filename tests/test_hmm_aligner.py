@@ -3,6 +3,7 @@ exact resume across a mix-up, export, alignment through the backend registry, ba
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,7 @@ def test_trained_hmm_exports_and_aligns(trained_hmm, tiny_corpus, tmp_path):
     phones, words = alignment.phones, alignment.words
     assert alignment.phone_set == "arpabet" and alignment.source == "hmm"
     assert phones[0].start == 0.0 and phones[-1].end == pytest.approx(utterance.duration, abs=1e-3)
-    assert all(a.end == pytest.approx(b.start) for a, b in zip(phones, phones[1:]))  # contiguous
+    assert all(a.end == pytest.approx(b.start) for a, b in itertools.pairwise(phones))  # contiguous
     frame_sec = aligner.frame_sec
     assert all(p.end - p.start >= 3 * frame_sec - 1e-9 for p in phones[:-1])  # three states: 3 frames
     assert [w.word for w in words] == [w.text for w in aligner.frontend.process(utterance.text).words
