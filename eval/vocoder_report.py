@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SONICSYNTH_ROOT", str(ROOT))
 
 import hydra  # noqa: E402
-import numpy as np  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 log = logging.getLogger("vocoder_report")
@@ -28,10 +27,10 @@ def build_report(cfg: DictConfig) -> dict:
 
     from sonicsynth.audio import MelSpectrogram, load_audio
     from sonicsynth.data.manifest import read_manifest
+    from sonicsynth.metrics.report import plot_distributions, summarize, summary_markdown, write_report
     from sonicsynth.metrics.spectral import mel_l1, multi_resolution_stft
     from sonicsynth.models.vocoder.inference import Vocoder
     from sonicsynth.pipelines.vocode import vocode
-    from sonicsynth.utils.atomic import atomic_write
     from sonicsynth.utils.plotting import plot_spectrograms, save_figure
 
     out_dir = Path(cfg.output_dir)
@@ -66,7 +65,7 @@ def build_report(cfg: DictConfig) -> dict:
             save_figure(figure, out_dir / f"mel_{utterance.id}.png")
 
     metrics = [k for k in rows[0] if k not in ("id", "speaker", "source", "duration_sec")]
-    summary = {m: {"mean": float(np.mean([r[m] for r in rows])), "median": float(np.median([r[m] for r in rows]))} for m in metrics}
+    summary = summarize(rows, metrics)
     report = {
         "checkpoint": vocoder.source,
         "manifest": str(manifest),
@@ -78,11 +77,14 @@ def build_report(cfg: DictConfig) -> dict:
         "per_utterance": rows,
         "generation_log": str(log_path),
     }
-    with atomic_write(out_dir / "report.json", "w") as f:
-        json.dump(report, f, indent=2)
-    with atomic_write(out_dir / "report.md", "w") as f:
-        f.write(_markdown(report, metrics))
-    _plot_distributions(rows, metrics, out_dir / "metric_distributions.png", save_figure)
+    facts = [
+        f"checkpoint: `{report['checkpoint']['path']}`",
+        f"data: `{report['manifest']}`, split `{report['split']}`: {report['utterances']} utterances, {report['audio_seconds']} s",
+        f"real-time factor (CPU compute s per audio s): {report['real_time_factor']:.3f}",
+    ]
+    notes = ["Lower is better for every metric. mel_l1 is the full-band log-mel L1 of the training recipe."]
+    write_report(out_dir, "report", report, summary_markdown("Vocoder copy-synthesis report", facts, summary, notes))
+    plot_distributions(rows, metrics, out_dir / "metric_distributions.png")
     return report
 
 
@@ -90,36 +92,6 @@ def _tensor(samples):
     import torch
 
     return torch.from_numpy(samples)
-
-
-def _markdown(report: dict, metrics: list[str]) -> str:
-    lines = [
-        "# Vocoder copy-synthesis report",
-        "",
-        f"- checkpoint: `{report['checkpoint']['path']}`",
-        f"- data: `{report['manifest']}`, split `{report['split']}`: {report['utterances']} utterances, {report['audio_seconds']} s",
-        f"- real-time factor (CPU compute s per audio s): {report['real_time_factor']:.3f}",
-        "",
-        "| metric | mean | median |",
-        "|---|---|---|",
-        *[f"| {m} | {report['summary'][m]['mean']:.4f} | {report['summary'][m]['median']:.4f} |" for m in metrics],
-        "",
-        "Lower is better for every metric. mel_l1 is the full-band log-mel L1 of the training recipe.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _plot_distributions(rows: list[dict], metrics: list[str], path: Path, save_figure) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3))
-    for ax, metric in zip(np.atleast_1d(axes), metrics):
-        ax.hist([r[metric] for r in rows], bins=min(20, max(5, len(rows))))
-        ax.set_title(metric)
-        ax.set_xlabel("per utterance")
-    fig.tight_layout()
-    save_figure(fig, path)
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="eval")

@@ -10,7 +10,9 @@ A manifest line, with paths relative to the directory that holds the manifest::
      "split": "train"}
 
 `duration` is the exact sample count divided by `sample_rate` (the native rate of the stored file).
-`alignment_path` is null when no phone timings are known. An alignment file is JSON::
+`alignment_path` is null when no phone timings are known. Audio-visual corpora add `video_path` (the
+video whose audio track `audio_path` holds, or which shows the speaker of `audio_path`); lines of
+speech-only corpora leave it out. An alignment file is JSON::
 
     {"phone_set": "mbrola-sampa", "source": "mbrola-us1",
      "phones": [{"phone": "_", "start": 0.0, "end": 0.1}, {"phone": "h", "start": 0.1, "end": 0.17}, ...],
@@ -53,13 +55,14 @@ class Utterance:
     split: str
     # Format-specific facts worth keeping (e.g. AISHELL-3 pinyin, the original text of LibriTTS).
     extras: dict[str, Any] = field(default_factory=dict)
+    video_path: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("id", "speaker"):
             value = getattr(self, name)
             if not SAFE_NAME.fullmatch(value):
                 raise ValueError(f"{name} {value!r} is not filesystem-safe (letters, digits, '.', '_', '-')")
-        for name in ("audio_path", "alignment_path"):
+        for name in ("audio_path", "alignment_path", "video_path"):
             value = getattr(self, name)
             # Relative (may climb out with '..', so a manifest can live beside a read-only corpus).
             if value is not None and Path(value).is_absolute():
@@ -74,6 +77,10 @@ class Utterance:
     def audio_file(self, manifest_dir: str | os.PathLike[str]) -> Path:
         """The wav file, given the directory that holds the manifest."""
         return Path(manifest_dir) / self.audio_path
+
+    def video_file(self, manifest_dir: str | os.PathLike[str]) -> Path | None:
+        """The video file, or None for a speech-only utterance."""
+        return None if self.video_path is None else Path(manifest_dir) / self.video_path
 
     def alignment_file(self, manifest_dir: str | os.PathLike[str]) -> Path | None:
         """The phone-timing JSON file, or None when the utterance has no timings."""
@@ -93,8 +100,9 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "alignment_path": (str, type(None)),
     "split": (str,),
     "extras": (dict,),
+    "video_path": (str, type(None)),
 }
-_OPTIONAL_FIELDS = {"extras"}
+_OPTIONAL_FIELDS = {"extras", "video_path"}
 assert set(_FIELD_TYPES) == {f.name for f in fields(Utterance)}
 
 
@@ -149,8 +157,9 @@ def write_manifest(path: str | os.PathLike[str], utterances: list[Utterance]) ->
     with atomic_write(path, mode="w") as file:
         for utterance in utterances:
             record = asdict(utterance)
-            if not record["extras"]:
-                del record["extras"]  # optional: keep plain lines plain
+            for optional in ("extras", "video_path"):
+                if not record[optional]:
+                    del record[optional]  # optional: keep plain lines plain
             file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

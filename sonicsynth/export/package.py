@@ -258,12 +258,16 @@ def _check_hash(path: Path, file_name: str, expected: str, actual: str) -> None:
 
 
 def check_state_dict_matches(
-    module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], package_path: PathLike
+    module: torch.nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    package_path: PathLike,
+    header: str | None = None,
 ) -> None:
     """Raise ConfigWeightsMismatchError unless `state_dict` fits `module` key for key and shape for shape.
 
     Call it with the model built from the package's config before `load_state_dict`, whose own error
-    does not say which package is at fault.
+    does not say which package is at fault. `header` replaces the first line of the message for
+    weights that do not come from a package (e.g. a published checkpoint file).
     """
     expected_shapes = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
     found_shapes = {name: tuple(tensor.shape) for name, tensor in state_dict.items()}
@@ -277,9 +281,7 @@ def check_state_dict_matches(
     if not (missing or unexpected or mismatched):
         return
     package_path = Path(package_path)
-    lines = [
-        f"{package_path / WEIGHTS_FILE} does not fit the model built from {package_path / CONFIG_FILE}:"
-    ]
+    lines = [header or f"{package_path / WEIGHTS_FILE} does not fit the model built from {package_path / CONFIG_FILE}:"]
     sections = (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
     for title, entries in sections:
         if entries:
