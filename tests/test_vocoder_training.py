@@ -118,3 +118,19 @@ def test_train_cli_runs_an_experiment(tiny_corpus, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
     assert (tmp_path / "config_resolved.yaml").exists()
+
+
+def test_audio_metrics_callback_logs_validation_metrics(tiny_corpus, tmp_path):
+    overrides = [
+        *tiny_overrides(tiny_corpus, tmp_path, epochs=1),
+        "logger=csv",
+        "+callbacks.audio_metrics._target_=sonicsynth.metrics.callbacks.AudioMetricsCallback",
+        "+callbacks.audio_metrics.metrics=[pesq_wb,stoi,mcd_db]",
+        "+callbacks.audio_metrics.every_n_epochs=1",
+    ]
+    metrics = train(compose_train(overrides))
+    # An untrained generator: poor but real scores, each within its metric's range.
+    assert 1.0 <= metrics["val/pesq_wb"] <= 4.65
+    assert -0.5 <= metrics["val/stoi"] <= 1.0
+    assert metrics["val/mcd_db"] > 0
+    assert metrics["val/pesq_wb_failed"] == 0

@@ -93,6 +93,21 @@ class AudioClipDataset(Dataset):
         return {"audio": torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)), "index": index}
 
 
+def make_loader(dataset: Dataset, batch_size: int, num_workers: int, sampler: Sampler | None = None,
+                drop_last: bool = False) -> DataLoader:
+    """The DataLoader settings every datamodule here uses."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        # Persistent workers keep their per-worker caches (decoded audio, clips) between epochs.
+        persistent_workers=num_workers > 0,
+        pin_memory=torch.cuda.is_available(),
+        drop_last=drop_last,
+    )
+
+
 def index_seed(index: int) -> int:
     """A fixed seed per item for access without the sampler (validation, ad-hoc use)."""
     return index * 7919 + 17
@@ -150,23 +165,10 @@ class VocoderDataModule(L.LightningDataModule):
                 files, hp.sample_rate, hp.hop_length, max_seconds=hp.val_max_seconds, peak_level=hp.peak_level
             )
 
-    def _loader(self, dataset: Dataset, sampler: Sampler | None, batch_size: int, drop_last: bool) -> DataLoader:
-        workers = self.hparams.num_workers
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            num_workers=workers,
-            # Persistent workers keep their decoded-audio cache from one epoch to the next.
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-            drop_last=drop_last,
-        )
-
     def train_dataloader(self) -> DataLoader:
         sampler = SeededEpochSampler(len(self.train_set), self.hparams.seed)
         batch_size = min(self.hparams.batch_size, len(self.train_set))
-        return self._loader(self.train_set, sampler, batch_size, drop_last=True)
+        return make_loader(self.train_set, batch_size, self.hparams.num_workers, sampler, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, None, 1, drop_last=False)
+        return make_loader(self.val_set, 1, self.hparams.num_workers)

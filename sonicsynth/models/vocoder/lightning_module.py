@@ -112,7 +112,7 @@ class HiFiGANLitModule(PackageableModule):
             scheduler.step()
 
     # -------------------------------------------------------------- validation
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, Any]:
         wav = batch["audio"]
         fake = self.generator(self.mel(wav)).squeeze(1)
         mel_real, mel_fake = self.loss_mel(wav), self.loss_mel(fake)
@@ -120,7 +120,8 @@ class HiFiGANLitModule(PackageableModule):
         self.log("val/mel_l1", mel_l1, prog_bar=True, on_epoch=True, batch_size=wav.shape[0], sync_dist=True)
         if batch_idx < self.hparams.num_logged_samples and self.trainer.is_global_zero:
             self._log_sample(batch_idx, wav[0], fake[0], mel_real[0], mel_fake[0])
-        return mel_l1
+        # Waveforms for callbacks that score them (sonicsynth.metrics.callbacks.AudioMetricsCallback).
+        return {"loss": mel_l1, "reference": wav, "generated": fake, "sample_rate": self.mel.sample_rate}
 
     def _log_sample(self, index: int, real, fake, mel_real, mel_fake) -> None:
         sr, step = self.mel.sample_rate, self.global_step
