@@ -116,3 +116,65 @@ def test_alignment_benchmark_runs_the_hmm_backend(trained_hmm, tiny_corpus, tmp_
     with pytest.raises(SystemExit):
         bench.main(["--manifest", str(tiny_corpus), "--backends", "hmm"])  # no --hmm-model
     capsys.readouterr()
+
+
+def test_hmm_teaches_the_ctc_recogniser_its_frames(trained_hmm, tiny_corpus, tmp_path):
+    """experiment=aligner_teacher_demo: frame targets from the HMM's Viterbi path, then the phone loop."""
+    from hydra.utils import instantiate
+
+    from sonicsynth.models.aligner import CTCAlignerLitModule
+    from sonicsynth.models.aligner.hmm_module import HMMAlignerLitModule
+    from sonicsynth.models.aligner.phone_loop import PAUSE_CLASS
+
+    run_dir = tmp_path / "student"
+    overrides = [
+        "experiment=aligner_teacher_demo",
+        f"model.teacher={trained_hmm}",
+        "model.teacher_epochs=1",
+        f"data.manifest={tiny_corpus}",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        "data.min_items_per_epoch=8",
+        "model.recognizer.conv_channels=16",
+        "model.recognizer.dilations=[1,2]",
+        "trainer.max_epochs=2",
+        "callbacks.model_checkpoint.save_top_k=-1",
+        "logger=csv",
+        f"paths.output_dir={run_dir}",
+        f"paths.log_dir={run_dir}",
+    ]
+    metrics = train(compose_config("train", overrides))
+    assert 0.0 <= metrics["val/teacher_frame_agreement"] <= 1.0
+    assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("train/teacher", "train/phone_loop", "val/phone_loop"))
+
+    # The targets are the teacher's classes at the centres of the recogniser's 10 ms frames.
+    student = CTCAlignerLitModule.load_from_checkpoint(run_dir / "checkpoints" / "epoch_0000.ckpt",
+                                                       map_location="cpu", weights_only=True)
+    teacher = HMMAlignerLitModule.load(trained_hmm)
+    datamodule = instantiate(compose_config("train", overrides).data)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.val_dataloader()))
+    frames = batch["audio_lengths"] // student.mel.hop_length
+    targets = student._teacher_frame_targets(batch, frames, int(frames.max()))
+    classes, teacher_frame_sec = teacher.frame_classes(batch)
+    assert teacher_frame_sec == pytest.approx(0.005)
+    for i, item_classes in enumerate(classes):
+        count = int(frames[i])
+        centres = (torch.arange(count) * 2 + 1).clamp(max=len(item_classes) - 1)  # 10 ms centres in 5 ms frames
+        assert torch.equal(targets[i, :count], item_classes[centres]) and (targets[i, count:] == -100).all()
+        phones = batch["phones"][i, : batch["phones_lengths"][i]]
+        assert set(targets[i, :count].tolist()) <= {*phones.tolist(), PAUSE_CLASS}
+    assert "_teacher_model" not in dict(student.named_modules())  # the teacher is not part of the student
+
+    # The exported student aligns with the phone loop (aligning itself is tested in test_ctc_aligner).
+    package = package_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", tmp_path / "package")
+    assert load_package(package, family="aligner/ctc").config["decoding"] == "phone_loop"
+    assert create_aligner("ctc", model=package).decoding == "phone_loop"
+
+
+def test_teacher_epochs_need_a_teacher():
+    from sonicsynth.models.aligner import CTCAlignerLitModule
+
+    recognizer = {"_target_": "sonicsynth.models.aligner.CTCPhoneRecognizer", "n_mels": 80, "conv_channels": 8}
+    with pytest.raises(ValueError, match="needs a teacher"):
+        CTCAlignerLitModule(recognizer, {"sample_rate": 16000}, ctc_epochs=0, teacher_epochs=2)

@@ -23,11 +23,13 @@ Single-device only (the statistics are not reduced across processes).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.utils import instantiate
 
+from sonicsynth.export.package import check_state_dict_matches, load_package, load_training_checkpoint
 from sonicsynth.models.aligner.gmm import MixtureStatistics, StateGaussianMixtures
 from sonicsynth.models.aligner.phone_loop import (
     PAUSE_CLASS,
@@ -191,6 +193,46 @@ class HMMAlignerLitModule(PackageableModule):
         super().on_load_checkpoint(checkpoint)
         # Mixing up changes the buffers' shapes; make room before Lightning loads the state dict.
         self.mixtures.resize(checkpoint["state_dict"]["mixtures.means"].shape[1])
+
+    @classmethod
+    def from_package_contents(cls, config: dict[str, Any], state_dict: dict[str, torch.Tensor],
+                              origin: str | Path = "") -> HMMAlignerLitModule:
+        """The trained model back from what `package_contents` exported (a package or a checkpoint)."""
+        model = cls(mfcc=config["mfcc"], symbols=config["symbols"], states_per_phone=config["states_per_phone"])
+        model.mixtures.resize(config["components"])
+        check_state_dict_matches(model.mixtures, state_dict, origin)
+        model.mixtures.load_state_dict(state_dict)
+        model.initialized.fill_(True)
+        return model.eval()
+
+    @classmethod
+    def load(cls, path: str | Path) -> HMMAlignerLitModule:
+        """A trained HMM aligner from a package directory or a training checkpoint."""
+        path = Path(path)
+        if path.is_dir():
+            package = load_package(path, family=cls.family)
+            return cls.from_package_contents(package.config, package.state_dict, path)
+        checkpoint = load_training_checkpoint(path)
+        family = checkpoint.get("sonicsynth", {}).get("family") if isinstance(checkpoint, dict) else None
+        if family != cls.family:
+            raise ValueError(f"{path}: not an HMM aligner checkpoint (family {family!r}, expected {cls.family!r})")
+        weights, config = cls.package_contents(checkpoint)
+        return cls.from_package_contents(config, weights, origin=path)
+
+    @torch.no_grad()
+    def frame_classes(self, batch: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], float]:
+        """Per item, the class (phone id, or the pause) of every feature frame on its Viterbi path
+        (empty for an item with fewer frames than states); and the frame duration in seconds."""
+        features, frames = self.batch_features(batch)
+        topology = self.topology(batch)
+        keep = self._feasible(frames, topology)
+        classes = [torch.zeros(0, dtype=torch.long) for _ in range(len(frames))]
+        if bool(keep.any()):
+            kept = PhoneLoopBatch(*(t[keep] for t in topology))
+            paths, _ = self.align_batch(features[keep], frames[keep], kept)
+            for index, item_classes, path in zip(keep.nonzero()[:, 0].tolist(), kept.classes, paths, strict=True):
+                classes[index] = item_classes[torch.tensor(path, device=item_classes.device)].cpu()
+        return classes, self.features.frame_sec
 
     @classmethod
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -167,11 +167,7 @@ class HMMAligner(TranscriptAligner):
     def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
                  min_silence_sec: float = 0.06, origin: str | Path = "") -> None:
         super().__init__(config, frontend, language, min_silence_sec, origin)
-        self.model = HMMAlignerLitModule(mfcc=config["mfcc"], symbols=config["symbols"],
-                                         states_per_phone=config["states_per_phone"])
-        self.model.mixtures.resize(config["components"])
-        check_state_dict_matches(self.model.mixtures, state_dict, origin)
-        self.model.mixtures.load_state_dict(state_dict)
+        self.model = HMMAlignerLitModule.from_package_contents(config, state_dict, origin)
         self.states_per_phone = config["states_per_phone"]
 
     @property

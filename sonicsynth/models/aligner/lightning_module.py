@@ -8,9 +8,17 @@
    CTC's peaky spans place boundaries tens of milliseconds late; this phase is what makes the
    aligner's timing usable.
 
-Validation reports both losses and the phone error rate of greedy decoding. A checkpoint saved in
-phase 2 aligns with Viterbi over the phone loop, one from phase 1 with CTC forced alignment
-(`package_contents` records which as `decoding`).
+Optionally, between the two, a **teacher phase** (`teacher_epochs` epochs): frame-level
+cross-entropy against the Viterbi path of a trained built-in HMM aligner (`teacher`, a package or
+checkpoint of `experiment=aligner_hmm_demo`), the way hybrid acoustic models are trained on GMM-HMM
+alignments. The HMM was itself trained on nothing but the corpus's transcripts, so the recipe stays
+transcript-only; what the teacher adds is where its three-state phones put the boundaries, which CTC's
+loss never asks for. The network, with its longer context, then places them more consistently than the
+teacher (measured in eval/bench_alignment.py). `ctc_epochs` may be 0 in this recipe.
+
+Validation reports the losses and the phone error rate of greedy decoding. A checkpoint saved after
+the CTC phase aligns with Viterbi over the phone loop, one from the CTC phase with CTC forced
+alignment (`package_contents` records which as `decoding`).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import torchaudio.functional as AF
 from hydra.utils import instantiate
 
 from sonicsynth.audio import MelSpectrogram
+from sonicsynth.models.aligner.hmm_module import HMMAlignerLitModule
 from sonicsynth.models.aligner.phone_loop import (
     PAUSE_CLASS,
     batch_states,
@@ -75,10 +84,17 @@ class CTCAlignerLitModule(PackageableModule):
         weight_decay: float = 1e-2,
         ctc_epochs: int | None = None,
         phone_loop_learning_rate: float = 5e-4,
+        teacher: str | None = None,
+        teacher_epochs: int = 0,
         compatibility_id: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if teacher_epochs and (teacher is None or ctc_epochs is None):
+            raise ValueError("teacher_epochs needs a teacher (an HMM aligner package or checkpoint) and ctc_epochs (0 or more)")
+        # Frame targets of each training utterance, by id: the teacher is fixed, so they are computed once.
+        self._teacher_targets: dict[str, torch.Tensor] = {}
+        self._teacher_model: HMMAlignerLitModule | None = None
         # The symbol table is saved with the model: its classes are the table's indices.
         symbols = self.hparams.symbols = list(SYMBOLS) if symbols is None else symbols
         self.init_compatibility_id(compatibility_id)
@@ -91,8 +107,14 @@ class CTCAlignerLitModule(PackageableModule):
         optimizer = torch.optim.AdamW(self.parameters(), hp.learning_rate, weight_decay=hp.weight_decay)
         total = int(self.trainer.estimated_stepping_batches)
         max_epochs = self.trainer.max_epochs
-        ctc_steps = total if hp.ctc_epochs is None or max_epochs is None else total * min(hp.ctc_epochs, max_epochs) // max_epochs
-        phases = [(1.0, ctc_steps), (hp.phone_loop_learning_rate / hp.learning_rate, total - ctc_steps)]
+        def steps_until(epoch: int | None) -> int:
+            return total if epoch is None or max_epochs is None else total * min(epoch, max_epochs) // max_epochs
+
+        ctc_steps = steps_until(hp.ctc_epochs)
+        teacher_steps = steps_until(None if hp.ctc_epochs is None else hp.ctc_epochs + hp.teacher_epochs) - ctc_steps
+        phases = [(1.0, ctc_steps), (1.0, teacher_steps),
+                  (hp.phone_loop_learning_rate / hp.learning_rate, total - ctc_steps - teacher_steps)]
+        phases = [phase for phase in phases if phase[1] > 0]
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, phase_one_cycle(phases))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
@@ -102,9 +124,54 @@ class CTCAlignerLitModule(PackageableModule):
         return self.recognizer(mel, frames), frames
 
     @property
-    def in_phone_loop_phase(self) -> bool:
+    def phase(self) -> str:
+        """"ctc", "teacher" or "phone_loop": the loss of the current epoch."""
         ctc_epochs = self.hparams.ctc_epochs
-        return ctc_epochs is not None and self.current_epoch >= ctc_epochs
+        if ctc_epochs is None or self.current_epoch < ctc_epochs:
+            return "ctc"
+        return "teacher" if self.current_epoch < ctc_epochs + self.hparams.teacher_epochs else "phone_loop"
+
+    def teacher_model(self) -> HMMAlignerLitModule:
+        if self._teacher_model is None:
+            teacher = HMMAlignerLitModule.load(self.hparams.teacher)
+            if list(teacher.hparams.symbols) != list(self.hparams.symbols):
+                raise ValueError(f"{self.hparams.teacher}: the teacher was trained with another symbol table")
+            if teacher.features.sample_rate != self.mel.sample_rate:
+                raise ValueError(f"{self.hparams.teacher}: the teacher reads {teacher.features.sample_rate} Hz audio, "
+                                 f"the recogniser {self.mel.sample_rate} Hz")
+            # A plain attribute, not a submodule: neither checkpoints nor packages carry the teacher.
+            object.__setattr__(self, "_teacher_model", teacher)
+        return self._teacher_model.to(self.device)
+
+    def _teacher_frame_targets(self, batch: dict[str, torch.Tensor], frames: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(batch, frames) class of each recogniser frame on the teacher's path (-100 where it has none):
+        the teacher's class at the frame's centre (the teacher's frames are shorter: 5 ms against 10)."""
+        missing = [i for i, key in enumerate(batch["id"]) if key not in self._teacher_targets]
+        if missing:
+            subset = {"audio": batch["audio"][missing], "audio_lengths": batch["audio_lengths"][missing]}
+            for key in ("phones", "phones_lengths", "word_phone_counts", "word_phone_counts_lengths"):
+                subset[key] = batch[key][missing]
+            classes, teacher_frame_sec = self.teacher_model().frame_classes(subset)
+            frame_sec = self.mel.hop_length / self.mel.sample_rate
+            for index, item_classes in zip(missing, classes, strict=True):
+                count = int(frames[index])
+                if not len(item_classes):  # the teacher found no path: nothing to learn from this item
+                    self._teacher_targets[batch["id"][index]] = torch.full((count,), -100)
+                    continue
+                # The ratio first (2.0 exactly for 10 ms against 5 ms), so that centres on a teacher frame
+                # boundary do not round down by a floating-point hair.
+                ratio = frame_sec / teacher_frame_sec
+                centres = ((torch.arange(count, dtype=torch.float64) + 0.5) * ratio + 1e-9).long()
+                self._teacher_targets[batch["id"][index]] = item_classes[centres.clamp(max=len(item_classes) - 1)]
+        targets = torch.full((len(frames), num_frames), -100, dtype=torch.long)
+        for index, key in enumerate(batch["id"]):
+            item = self._teacher_targets[key]
+            targets[index, : len(item)] = item[:num_frames]
+        return targets.to(self.device)
+
+    def _teacher_loss(self, log_probs: torch.Tensor, frames: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        targets = self._teacher_frame_targets(batch, frames, log_probs.shape[1])
+        return F.nll_loss(log_probs.float().transpose(1, 2), targets, ignore_index=-100)
 
     def _ctc_loss(self, log_probs: torch.Tensor, frames: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """CTC on [pause] phones [pause]: recordings start and end in silence, and learning the pause
@@ -123,12 +190,10 @@ class CTCAlignerLitModule(PackageableModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         log_probs, frames = self._log_probs(batch)
-        if self.in_phone_loop_phase:
-            loss = self._phone_loop_loss(log_probs, frames, batch)
-            self.log("train/phone_loop", loss, prog_bar=True, batch_size=len(frames))
-        else:
-            loss = self._ctc_loss(log_probs, frames, batch)
-            self.log("train/ctc", loss, prog_bar=True, batch_size=len(frames))
+        phase = self.phase
+        loss = {"ctc": self._ctc_loss, "teacher": self._teacher_loss, "phone_loop": self._phone_loop_loss}[phase](
+            log_probs, frames, batch)
+        self.log(f"train/{phase}", loss, prog_bar=True, batch_size=len(frames))
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -137,6 +202,12 @@ class CTCAlignerLitModule(PackageableModule):
         if self.hparams.ctc_epochs is not None:
             phone_loop = self._phone_loop_loss(log_probs, frames, batch)
             self.log("val/phone_loop", phone_loop, prog_bar=True, batch_size=len(frames), sync_dist=True)
+        if self.hparams.teacher_epochs:
+            # Agreement with the teacher's frames: how far the network has learnt (or left) its boundaries.
+            targets = self._teacher_frame_targets(batch, frames, log_probs.shape[1])
+            scored = targets != -100
+            agreement = (log_probs.argmax(-1) == targets)[scored].float().mean() if bool(scored.any()) else log_probs.new_tensor(0.0)
+            self.log("val/teacher_frame_agreement", agreement, batch_size=len(frames), sync_dist=True)
         errors = total = 0
         for i in range(len(frames)):
             decoded = [t for t in greedy_decode(log_probs[i], int(frames[i])) if t != PAUSE_CLASS]
