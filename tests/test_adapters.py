@@ -119,6 +119,9 @@ def test_vctk_092_manifest_per_microphone(tmp_path: Path, mic: str) -> None:
     utterances = build("vctk", root, out, mic=mic)
     check_manifest(utterances, out, expected, "vctk")
     assert utterances[0].audio_path == f"wav48_silence_trimmed/p225/p225_001_{mic}.flac"
+    # speaker-info.txt and the microphone travel in extras.
+    assert utterances[0].extras == {"mic": mic, "age": "23", "gender": "F", "accent": "English",
+                                    "region": "Southern England"}
     # p315 lost its texts: one problem for the speaker, not one per file.
     assert problems(out, root) == [
         (
@@ -171,6 +174,11 @@ def test_libritts_manifest(tmp_path: Path, format: str, text: str) -> None:
     assert {u.speaker for u in utterances} == {"19", "26", "84"}
     assert utterances[0].audio_path == "train-clean-100/19/198/19_198_000000_000000.wav"
     assert problems(out, root) == []
+    # The other text version and the chapter travel in extras.
+    first = next(u for u in utterances if u.id == "26_495_000004_000000")
+    other_kind = "original" if text == "normalized" else "normalized"
+    other = {"original": "Mr. Brown arrived at 5 o'clock.", "normalized": "Mister Brown arrived at five o'clock."}
+    assert first.extras == {"chapter": "495", f"{other_kind}_text": other[other_kind]}
 
 
 def test_libritts_root_may_be_one_subset(tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ Both share one layout::
 
 `root` is the corpus folder (holding train-clean-100, dev-clean, ...) or a single subset folder.
 Ids are the file names without extension; the speaker is the LibriVox reader id. The text is the
-normalized one unless `text="original"` (the book's spelling, with digits and abbreviations).
+normalized one unless `text="original"` (the book's spelling, with digits and abbreviations); the
+other version, when present, and the chapter go to the utterance's extras (`original_text` or
+`normalized_text`, `chapter`), so a front end can be compared on both.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ def scan(root: Path, text: str = "normalized") -> CorpusScan:
         sentence = read_transcript(transcript, result.problems)
         if sentence is None:
             continue
+        extras = {"chapter": chapter_dir.name}
+        other_kind = next(kind for kind in TEXT_KINDS if kind != text)
+        other_file = chapter_dir / f"{utterance_id}.{other_kind}.txt"
+        if other_file.is_file():
+            other = read_transcript(other_file, result.problems)
+            if other is not None:
+                extras[f"{other_kind}_text"] = other
         result.candidates.append(
             Candidate(
                 id=utterance_id,
@@ -45,6 +54,7 @@ def scan(root: Path, text: str = "normalized") -> CorpusScan:
                 speaker=speaker,
                 language="en",
                 transcript=transcript,
+                extras=extras,
             )
         )
     transcribed = {candidate.audio_file for candidate in result.candidates}

@@ -7,7 +7,8 @@ Both published layouts are read; the first one found wins::
     VCTK-Corpus (0.80, 2017): <root>/txt/p225/p225_001.txt
                               <root>/wav48/p225/p225_001.wav
 
-`speaker-info.txt` (age, gender, accent) sits beside them. Ids drop the microphone suffix
+`speaker-info.txt` (age, gender, accent) sits beside them; its fields go to each utterance's extras
+(`age`, `gender`, `accent`, `region`), with the microphone (`mic`). Ids drop the microphone suffix
 (p225_001); the speaker is the folder name (p225, s5). `mic` picks the microphone of 0.92. A
 speaker with audio but no transcript folder (p315, whose texts were lost) is one problem for the
 whole speaker rather than one per file.
@@ -46,11 +47,35 @@ def _audio_layout(root: Path, mic: str) -> tuple[Path, str]:
     )
 
 
+def read_speaker_info(path: Path) -> dict[str, dict[str, str]]:
+    """Speaker id -> age, gender, accent and region from `speaker-info.txt` (absent file: empty).
+
+    Columns are whitespace-separated under the header `ID AGE GENDER ACCENTS REGION COMMENTS`; the
+    region may hold several words and comments sit in parentheses, so the region is the rest of
+    the line before any parenthesis."""
+    if not path.is_file():
+        return {}
+    speakers = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[1:]:
+        fields = line.split("(")[0].split()
+        if len(fields) < 4:
+            continue
+        speaker_id, age, gender, accent, *region = fields
+        # 0.80 names speakers by number (225), the folders by p + number (p225).
+        speaker = speaker_id if not speaker_id.isdigit() else f"p{speaker_id}"
+        info = {"age": age, "gender": gender, "accent": accent}
+        if region:
+            info["region"] = " ".join(region)
+        speakers[speaker] = info
+    return speakers
+
+
 def scan(root: Path, mic: str = "mic1") -> CorpusScan:
     if mic not in MICROPHONES:
         raise ValueError(f"VCTK mic must be one of {MICROPHONES}, got {mic!r}")
     txt = require_dir(root / "txt", "VCTK transcript folder")
     audio_dir, ending = _audio_layout(root, mic)
+    speaker_info = read_speaker_info(root / "speaker-info.txt")
     result = CorpusScan()
 
     for transcript in list_files(txt, "*/*.txt"):
@@ -66,6 +91,7 @@ def scan(root: Path, mic: str = "mic1") -> CorpusScan:
                 speaker=speaker,
                 language="en",
                 transcript=transcript,
+                extras={"mic": mic, **speaker_info.get(speaker, {})},
             )
         )
 
