@@ -74,7 +74,10 @@ class HiFiGANGenerator(nn.Module):
     """(batch, in_channels, frames) -> (batch, 1, frames * prod(upsample_rates)).
 
     `gin_channels` > 0 adds a global conditioning vector (e.g. a speaker/timbre embedding), projected
-    and added after `conv_pre`, as the SoVITS decoder needs.
+    and added after `conv_pre`, as the SoVITS decoder needs. The SoVITS decoder also differs in its
+    outer convolutions: `weight_norm_pre_post=False` makes `conv_pre` and `conv_post` plain
+    convolutions and `post_bias=False` drops the bias of `conv_post`. The defaults keep the layout of
+    the published HiFi-GAN checkpoints.
     """
 
     def __init__(
@@ -87,6 +90,8 @@ class HiFiGANGenerator(nn.Module):
         resblock_kernel_sizes: Sequence[int] = (3, 7, 11),
         resblock_dilation_sizes: Sequence[Sequence[int]] = ((1, 3, 5), (1, 3, 5), (1, 3, 5)),
         gin_channels: int = 0,
+        weight_norm_pre_post: bool = True,
+        post_bias: bool = True,
     ) -> None:
         super().__init__()
         if len(upsample_rates) != len(upsample_kernel_sizes):
@@ -95,12 +100,21 @@ class HiFiGANGenerator(nn.Module):
             raise ValueError("resblock_kernel_sizes and resblock_dilation_sizes must have the same length")
         if str(resblock_type) not in RESBLOCKS:
             raise ValueError(f"resblock_type must be one of {sorted(RESBLOCKS)}, got {resblock_type!r}")
+        for rate, kernel in zip(upsample_rates, upsample_kernel_sizes):
+            # padding (k - u) / 2 makes each transposed conv output exactly u samples per input frame
+            # (k == u, as in the SoVITS decoder's last stages, needs no padding at all).
+            if kernel < rate or (kernel - rate) % 2:
+                raise ValueError(
+                    f"upsample kernel {kernel} with rate {rate}: the kernel must be at least the rate and "
+                    "differ from it by an even number, or the output is not frames * rate samples long"
+                )
         self.num_kernels = len(resblock_kernel_sizes)
         self.hop_length = 1
         for rate in upsample_rates:
             self.hop_length *= rate
 
-        self.conv_pre = weight_norm(nn.Conv1d(in_channels, upsample_initial_channel, 7, 1, padding=3))
+        conv_pre = nn.Conv1d(in_channels, upsample_initial_channel, 7, 1, padding=3)
+        self.conv_pre = weight_norm(conv_pre) if weight_norm_pre_post else conv_pre
         self.ups = nn.ModuleList()
         for i, (rate, kernel) in enumerate(zip(upsample_rates, upsample_kernel_sizes)):
             up = nn.ConvTranspose1d(
@@ -120,8 +134,13 @@ class HiFiGANGenerator(nn.Module):
             for kernel, dilations in zip(resblock_kernel_sizes, resblock_dilation_sizes):
                 self.resblocks.append(block(channels, kernel, dilations))
 
-        self.conv_post = weight_norm(nn.Conv1d(channels, 1, 7, 1, padding=3))
-        _init_normal(self.conv_post)
+        conv_post = nn.Conv1d(channels, 1, 7, 1, padding=3, bias=post_bias)
+        if weight_norm_pre_post:
+            self.conv_post = weight_norm(conv_post)
+            _init_normal(self.conv_post)
+        else:
+            # Plain, with torch's default initialisation, as the SoVITS decoder was trained.
+            self.conv_post = conv_post
         self.cond = nn.Conv1d(gin_channels, upsample_initial_channel, 1) if gin_channels > 0 else None
 
     def forward(self, x: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
