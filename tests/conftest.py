@@ -29,3 +29,23 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = DemoCorpusConfig(voices=TINY_CORPUS_VOICES, sentences=4, max_human_per_speaker=2)
     build_demo_corpus(out_dir, config, progress=False)
     return out_dir / MANIFEST_NAME
+
+
+@pytest.fixture(scope="session")
+def tiny_hubert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised HuBERT (32-d hidden states at 50 Hz) saved the way a downloaded model
+    directory looks: the self-supervised content extractor of the tests."""
+    import torch
+    from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
+
+    out = tmp_path_factory.mktemp("tiny-hubert")
+    config = HubertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # the same weights in every session
+        model = HubertModel(config)
+    model.save_pretrained(out)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=True).save_pretrained(out)
+    return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,21 +81,6 @@ def test_bad_items_are_reported_and_the_rest_prepared(tiny_corpus, tmp_path):
     assert good.id not in reasons and summary.computed["mel"] == 1
     written = json.loads((tmp_path / "cache" / "preparation_summary.json").read_text())
     assert len(written["problems"]) == 4
-
-
-@pytest.fixture(scope="module")
-def tiny_hubert_dir(tmp_path_factory) -> Path:
-    """A randomly initialised HuBERT saved the way a downloaded model directory looks."""
-    from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
-
-    out = tmp_path_factory.mktemp("tiny-hubert")
-    config = HubertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
-    )
-    HubertModel(config).save_pretrained(out)
-    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=True).save_pretrained(out)
-    return out
 
 
 def test_ssl_content_features_from_a_local_model(tiny_hubert_dir, tiny_corpus, tmp_path):

@@ -82,8 +82,12 @@ class MelSpectrogram(nn.Module):
         self.register_buffer("mel_basis", torch.from_numpy(basis).float(), persistent=False)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        mel = torch.matmul(self.mel_basis, self.stft(wav))
-        return dynamic_range_compression(mel, self.log_floor)
+        return self.from_magnitude(self.stft(wav))
+
+    def from_magnitude(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """The log-mel of a magnitude spectrogram computed with this module's STFT settings
+        (batch, n_fft // 2 + 1, frames), for models that have the linear spectrogram already."""
+        return dynamic_range_compression(torch.matmul(self.mel_basis, magnitude), self.log_floor)
 
 
 class KaldiMfcc(nn.Module):

@@ -230,6 +230,11 @@ class ResidualVectorQuantizer(nn.Module):
     def stages(self) -> nn.ModuleList:
         return self.vq["layers"]
 
+    @property
+    def is_initialised(self) -> bool:
+        """Whether every codebook has been initialised (by k-means, or loaded from trained weights)."""
+        return all(stage._codebook.is_initialised for stage in self.stages)
+
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
         """x: (batch, dim, frames)."""
         residual, quantized, codes, losses = x, torch.zeros_like(x), [], []

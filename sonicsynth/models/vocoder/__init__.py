@@ -1,6 +1,11 @@
-"""HiFi-GAN vocoder: generator (V1/V2/V3), multi-period and multi-scale discriminators, training."""
+"""HiFi-GAN vocoder: generator (V1/V2/V3), multi-period and multi-scale discriminators (and their VITS
+combination, used by SoVITS), training."""
 
-from sonicsynth.models.vocoder.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
+from sonicsynth.models.vocoder.discriminators import (
+    MultiPeriodDiscriminator,
+    MultiScaleDiscriminator,
+    PeriodScaleDiscriminator,
+)
 from sonicsynth.models.vocoder.generator import HiFiGANGenerator, ResBlock1, ResBlock2
 from sonicsynth.models.vocoder.lightning_module import HiFiGANLitModule
 
@@ -9,6 +14,7 @@ __all__ = [
     "HiFiGANLitModule",
     "MultiPeriodDiscriminator",
     "MultiScaleDiscriminator",
+    "PeriodScaleDiscriminator",
     "ResBlock1",
     "ResBlock2",
 ]

@@ -1,4 +1,4 @@
-"""HiFi-GAN discriminators: multi-period (MPD) and multi-scale (MSD).
+"""HiFi-GAN discriminators: multi-period (MPD) and multi-scale (MSD), and the VITS combination of both.
 
 Each discriminator returns its logits and the list of intermediate feature maps used by the
 feature-matching loss. The first MSD scale uses spectral norm, the others weight norm, as in the paper.
@@ -23,6 +23,9 @@ PERIOD_CHANNELS = (32, 128, 512, 1024, 1024)
 SCALE_CHANNELS = (128, 128, 256, 512, 1024, 1024, 1024)
 # (kernel, stride, groups, padding) of each ScaleDiscriminator conv.
 SCALE_LAYOUT = ((15, 1, 1, 7), (41, 2, 4, 20), (41, 2, 16, 20), (41, 4, 16, 20), (41, 4, 16, 20), (41, 1, 16, 20), (5, 1, 1, 2))
+# The scale discriminator of VITS (and SoVITS), MelGAN's layout: six convs, 4x strides, wider groups.
+VITS_SCALE_CHANNELS = (16, 64, 256, 1024, 1024, 1024)
+VITS_SCALE_LAYOUT = ((15, 1, 1, 7), (41, 4, 4, 20), (41, 4, 16, 20), (41, 4, 64, 20), (41, 4, 256, 20), (5, 1, 1, 2))
 
 
 def _conv_stack(x: torch.Tensor, convs: nn.ModuleList, conv_post: nn.Module) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -68,16 +71,25 @@ class PeriodDiscriminator(nn.Module):
 
 
 class ScaleDiscriminator(nn.Module):
-    """Grouped 1-D convs over the raw (or average-pooled) waveform."""
+    """Grouped 1-D convs over the raw (or average-pooled) waveform.
 
-    def __init__(self, use_spectral_norm: bool = False, channels: Sequence[int] = SCALE_CHANNELS) -> None:
+    `layout` gives (kernel, stride, groups, padding) per conv: HiFi-GAN's by default,
+    `VITS_SCALE_LAYOUT` for the VITS family's.
+    """
+
+    def __init__(
+        self,
+        use_spectral_norm: bool = False,
+        channels: Sequence[int] = SCALE_CHANNELS,
+        layout: Sequence[Sequence[int]] = SCALE_LAYOUT,
+    ) -> None:
         super().__init__()
-        if len(channels) != len(SCALE_LAYOUT):
-            raise ValueError(f"ScaleDiscriminator needs {len(SCALE_LAYOUT)} channel widths, got {len(channels)}")
+        if len(channels) != len(layout):
+            raise ValueError(f"ScaleDiscriminator needs {len(layout)} channel widths, got {len(channels)}")
         norm = spectral_norm if use_spectral_norm else weight_norm
         self.convs = nn.ModuleList(
             norm(nn.Conv1d(c_in, c_out, k, s, groups=g, padding=p))
-            for c_in, c_out, (k, s, g, p) in zip([1, *channels[:-1]], channels, SCALE_LAYOUT)
+            for c_in, c_out, (k, s, g, p) in zip([1, *channels[:-1]], channels, layout)
         )
         self.conv_post = norm(nn.Conv1d(channels[-1], 1, 3, 1, padding=1))
 
@@ -114,6 +126,41 @@ class MultiScaleDiscriminator(nn.Module):
         for i, disc in enumerate(self.discriminators):
             if i > 0:
                 y = self.pool(y)
+            logit, fmap = disc(y)
+            logits.append(logit)
+            fmaps.append(fmap)
+        return logits, fmaps
+
+
+class PeriodScaleDiscriminator(nn.Module):
+    """The discriminator of VITS and SoVITS: one scale discriminator on the raw waveform (VITS's
+    layout by default) followed by one period discriminator per period, all with weight norm.
+
+    They sit in one list `discriminators`, the scale discriminator first: the order and module names
+    of GPT-SoVITS's discriminator (whose weights use hook-style weight norm, `weight_g` / `weight_v`:
+    see `sonicsynth.nn.weight_norm`). Output as `MultiPeriodDiscriminator`'s: logits and feature maps
+    of every member, in that order.
+    """
+
+    def __init__(
+        self,
+        periods: Sequence[int] = (2, 3, 5, 7, 11),
+        period_channels: Sequence[int] = PERIOD_CHANNELS,
+        scale_channels: Sequence[int] = VITS_SCALE_CHANNELS,
+        scale_layout: Sequence[Sequence[int]] = VITS_SCALE_LAYOUT,
+        use_spectral_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        self.discriminators = nn.ModuleList(
+            [
+                ScaleDiscriminator(use_spectral_norm=use_spectral_norm, channels=scale_channels, layout=scale_layout),
+                *(PeriodDiscriminator(p, use_spectral_norm=use_spectral_norm, channels=period_channels) for p in periods),
+            ]
+        )
+
+    def forward(self, y: torch.Tensor) -> DiscriminatorOutput:
+        logits, fmaps = [], []
+        for disc in self.discriminators:
             logit, fmap = disc(y)
             logits.append(logit)
             fmaps.append(fmap)
