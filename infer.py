@@ -1,7 +1,11 @@
 """Inference entry point: `python infer.py task=<task> ...` (see configs/infer.yaml).
 
 Tasks:
-  vocode  ckpt=<vocoder package dir or training .ckpt> input=<wav | mel .npy | directory>
+  vocode   ckpt=<vocoder package dir or training .ckpt> input=<wav | mel .npy | directory>
+  resynth  ckpt=<SoVITS package dir, training .ckpt or published GPT-SoVITS file> input=<wav>
+           text="<its transcript>" lang=<en|zh|...|auto> ref_audio=<3-10 s wav of the target voice>
+           [content.model_dir=<HuBERT directory>] [seed=0] [noise_scale=0.5]
+           (quote a transcript with commas for Hydra: 'text="Hello, world."')
 """
 
 import os
@@ -26,16 +30,40 @@ def run_vocode(cfg: DictConfig) -> Path:
     return vocode(vocoder, cfg.input, cfg.output_dir, parameters, seed=cfg.seed, skip_bad_inputs=cfg.skip_bad_inputs)
 
 
-TASKS = {"vocode": run_vocode}
+def run_resynth(cfg: DictConfig) -> Path:
+    from sonicsynth.pipelines.resynth import SoVITSResynthesizer, resynth
+
+    if cfg.ref_audio is None:
+        raise ValueError("task=resynth needs ref_audio=<wav of the voice to speak in, 3-10 s>")
+    if cfg.text is None:
+        raise ValueError("task=resynth needs text=\"<the transcript of the input>\"")
+    resynthesizer = SoVITSResynthesizer.load(
+        cfg.ckpt,
+        content=OmegaConf.to_container(cfg.content, resolve=True),
+        trust=cfg.trust_checkpoint,
+        device=cfg.device,
+        reference_min_sec=cfg.reference_min_sec,
+        reference_max_sec=cfg.reference_max_sec,
+        min_speech_level_db=cfg.min_speech_level_db,
+    )
+    parameters = OmegaConf.to_container(cfg, resolve=True)
+    # str: Hydra reads an unquoted `text=42` or `text=yes` as a number or a boolean.
+    return resynth(resynthesizer, cfg.input, str(cfg.text), cfg.lang, cfg.ref_audio, cfg.output_dir, parameters,
+                   seed=cfg.seed, noise_scale=cfg.noise_scale)
+
+
+TASKS = {"vocode": run_vocode, "resynth": run_resynth}
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="infer")
 def main(cfg: DictConfig) -> None:
+    from sonicsynth.export.package import PackageError
+
     if cfg.task not in TASKS:
         sys.exit(f"error: unknown task {cfg.task!r}; available: {', '.join(TASKS)}")
     try:
         log_path = TASKS[cfg.task](cfg)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, PackageError) as err:
         sys.exit(f"error: {err}")
     print(f"generation log: {log_path}")
 

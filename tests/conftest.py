@@ -49,3 +49,63 @@ def tiny_hubert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.save_pretrained(out)
     Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=True).save_pretrained(out)
     return out
+
+
+# ------------------------------------------------------------------------------------------ SoVITS
+
+SSL_CONTENT_FEATURE = "sonicsynth.features.extractors.SSLContentFeature"
+
+
+@pytest.fixture(scope="session")
+def sovits_content_cache(tiny_corpus: Path, tiny_hubert_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny corpus's 32-d content features (the tiny random HuBERT), prepared into a feature cache once."""
+    from sonicsynth.data.feature_cache import prepare_features
+
+    cache = tmp_path_factory.mktemp("sovits_cache")
+    config = {"_target_": SSL_CONTENT_FEATURE, "model_dir": str(tiny_hubert_dir), "layer": None}
+    summary = prepare_features(tiny_corpus, cache, [config], workers=1, progress=False)
+    assert summary.computed["content"] == summary.utterances and not summary.problems
+    return cache
+
+
+@pytest.fixture(scope="session")
+def sovits_overrides(tiny_corpus: Path, tiny_hubert_dir: Path, sovits_content_cache: Path,
+                     tmp_path_factory: pytest.TempPathFactory):
+    """make(run_dir, epochs, *extra) -> the train.py overrides of a tiny SoVITS run on the tiny corpus
+    (2 batches of 2 an epoch, 1 validation batch, CPU)."""
+    phonemized = tmp_path_factory.mktemp("phonemized")
+
+    def make(run_dir: Path, epochs: int, *extra: str) -> list[str]:
+        return [
+            "model=sovits_tiny",
+            "data=sovits_demo",
+            "trainer=cpu",
+            f"data.manifest={tiny_corpus}",
+            f"data.cache_dir={sovits_content_cache}",
+            f"data.features.content.model_dir={tiny_hubert_dir}",
+            f"data.phonemization_cache_dir={phonemized}",
+            "data.batch_size=2",
+            "data.num_workers=0",
+            "data.min_items_per_epoch=4",
+            f"trainer.max_epochs={epochs}",
+            "++trainer.limit_train_batches=2",
+            "++trainer.limit_val_batches=1",
+            "++trainer.num_sanity_val_steps=0",
+            "trainer.log_every_n_steps=1",
+            f"paths.output_dir={run_dir}",
+            f"paths.log_dir={run_dir}",
+            *extra,
+        ]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_sovits_checkpoint(sovits_overrides, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """last.ckpt of one epoch of the tiny SoVITS (trained codebook, recorded content extractor)."""
+    from sonicsynth.training import train
+    from sonicsynth.utils.hydra_config import compose_config
+
+    run_dir = tmp_path_factory.mktemp("tiny_sovits")
+    train(compose_config("train", sovits_overrides(run_dir, 1, "validate_before_training=false", "logger=csv")))
+    return run_dir / "checkpoints" / "last.ckpt"

@@ -14,7 +14,6 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sonicsynth.data.feature_cache import prepare_features
 from sonicsynth.export.from_checkpoint import package_from_checkpoint
 from sonicsynth.export.package import load_package, load_training_checkpoint
 from sonicsynth.models.sovits import SoVITSLitModule, load_sovits
@@ -22,48 +21,6 @@ from sonicsynth.models.sovits.sequence import resample_frames
 from sonicsynth.models.vocoder import PeriodScaleDiscriminator
 from sonicsynth.training import train
 from sonicsynth.utils.hydra_config import compose_config
-
-CONTENT_FEATURE = "sonicsynth.features.extractors.SSLContentFeature"
-
-
-@pytest.fixture(scope="module")
-def content_cache(tiny_corpus, tiny_hubert_dir, tmp_path_factory) -> Path:
-    """The tiny corpus's 32-d content features, prepared into a feature cache once."""
-    cache = tmp_path_factory.mktemp("sovits_cache")
-    config = {"_target_": CONTENT_FEATURE, "model_dir": str(tiny_hubert_dir), "layer": None}
-    summary = prepare_features(tiny_corpus, cache, [config], workers=1, progress=False)
-    assert summary.computed["content"] == summary.utterances and not summary.problems
-    return cache
-
-
-@pytest.fixture(scope="module")
-def overrides(tiny_corpus, tiny_hubert_dir, content_cache, tmp_path_factory):
-    phonemized = tmp_path_factory.mktemp("phonemized")
-
-    def make(run_dir: Path, epochs: int, *extra: str) -> list[str]:
-        return [
-            "model=sovits_tiny",
-            "data=sovits_demo",
-            "trainer=cpu",
-            f"data.manifest={tiny_corpus}",
-            f"data.cache_dir={content_cache}",
-            f"data.features.content.model_dir={tiny_hubert_dir}",
-            f"data.phonemization_cache_dir={phonemized}",
-            "data.batch_size=2",
-            "data.num_workers=0",
-            "data.min_items_per_epoch=4",
-            f"trainer.max_epochs={epochs}",
-            "++trainer.limit_train_batches=2",
-            "++trainer.limit_val_batches=1",
-            "++trainer.num_sanity_val_steps=0",
-            "trainer.log_every_n_steps=1",
-            f"paths.output_dir={run_dir}",
-            f"paths.log_dir={run_dir}",
-            *extra,
-        ]
-
-    return make
-
 
 def compose_train(overrides: list[str]) -> DictConfig:
     return compose_config("train", overrides)
@@ -80,14 +37,14 @@ def csv_metrics(run_dir: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def two_epoch_run(overrides, tmp_path_factory) -> Path:
+def two_epoch_run(sovits_overrides, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("sovits_full")
     audio_metrics = [
         "+callbacks.audio_metrics._target_=sonicsynth.metrics.callbacks.AudioMetricsCallback",
         "+callbacks.audio_metrics.metrics=[stoi,mcd_db]",
         "+callbacks.audio_metrics.every_n_epochs=1",
     ]
-    train(compose_train(overrides(run_dir, 2, "logger=many_loggers", *audio_metrics)))
+    train(compose_train(sovits_overrides(run_dir, 2, "logger=many_loggers", *audio_metrics)))
     return run_dir
 
 
@@ -126,12 +83,12 @@ def test_tiny_run_logs_finite_losses_audio_and_mel_plots(two_epoch_run):
     assert "val/0/mel" in events.Tags()["images"]
 
 
-def test_resuming_from_the_last_checkpoint_is_exact(overrides, two_epoch_run, tmp_path):
+def test_resuming_from_the_last_checkpoint_is_exact(sovits_overrides, two_epoch_run, tmp_path):
     first_half = tmp_path / "half"
-    train(compose_train(overrides(first_half, 1)))
+    train(compose_train(sovits_overrides(first_half, 1)))
     last = first_half / "checkpoints" / "last.ckpt"
     resumed = tmp_path / "resumed"
-    train(compose_train([*overrides(resumed, 2), f"ckpt_path={last}"]))
+    train(compose_train([*sovits_overrides(resumed, 2), f"ckpt_path={last}"]))
 
     for prefix in ("generator.", "discriminator."):
         straight = weights(two_epoch_run / "checkpoints" / "last.ckpt", prefix)
@@ -143,11 +100,11 @@ def test_resuming_from_the_last_checkpoint_is_exact(overrides, two_epoch_run, tm
     assert len({load_training_checkpoint(p)["sonicsynth"]["compatibility_id"] for p in checkpoints}) == 1
 
 
-def test_a_frozen_quantizer_stays_frozen_and_the_phone_side_learns_slower(overrides, two_epoch_run, tmp_path):
+def test_a_frozen_quantizer_stays_frozen_and_the_phone_side_learns_slower(sovits_overrides, two_epoch_run, tmp_path):
     # Fine-tuning: start from the pretrained weights, codebook and content projection frozen.
     start = two_epoch_run / "checkpoints" / "last.ckpt"
     run = tmp_path / "finetune"
-    train(compose_train(overrides(run, 1, f"init_from={start}", "model.generator.freeze_quantizer=true")))
+    train(compose_train(sovits_overrides(run, 1, f"init_from={start}", "model.generator.freeze_quantizer=true")))
     before, after = weights(start), weights(run / "checkpoints" / "last.ckpt")
     frozen = [k for k in before if k.startswith(("generator.quantizer.", "generator.ssl_proj."))]
     assert any("_codebook.embed" in k for k in frozen) and "generator.ssl_proj.weight" in frozen
@@ -198,8 +155,8 @@ def test_export_package_and_reload_the_generator(two_epoch_run, tmp_path):
     assert torch.equal(audio, from_checkpoint.decode(tokens, phones, reference, seed=0))
 
 
-def test_bf16_mixed_precision_trains(overrides, tmp_path):
-    metrics = train(compose_train(overrides(tmp_path, 1, "trainer.precision=bf16-mixed", "validate_before_training=false")))
+def test_bf16_mixed_precision_trains(sovits_overrides, tmp_path):
+    metrics = train(compose_train(sovits_overrides(tmp_path, 1, "trainer.precision=bf16-mixed", "validate_before_training=false")))
     assert all(math.isfinite(metrics[k]) for k in ("train/loss_g", "train/loss_d", "train/kl", "val/mel_l1"))
 
 
@@ -217,13 +174,13 @@ def batch_of(content_dim: int, frames: int = 25, samples: int = 16000) -> dict:
     }
 
 
-def test_content_features_of_the_wrong_dimension_are_refused_by_name(overrides, tmp_path):
+def test_content_features_of_the_wrong_dimension_are_refused_by_name(sovits_overrides, tmp_path):
     message = r"'content' have 32 channels.*content projection.*takes 16"
     with pytest.raises(ValueError, match=message):
         tiny_module(**{"generator.content_projection.in_channels": 16}).prepare_inputs(batch_of(32))
     # Through the entry point: the first batch stops the run, nothing is trained.
     with pytest.raises(ValueError, match=message):
-        train(compose_train(overrides(tmp_path, 1, "model.generator.content_projection.in_channels=16")))
+        train(compose_train(sovits_overrides(tmp_path, 1, "model.generator.content_projection.in_channels=16")))
     assert not (tmp_path / "checkpoints" / "last.ckpt").exists()
     with pytest.raises(KeyError, match="no 'ctc_content' content features"):
         tiny_module(content_key="ctc_content").prepare_inputs(batch_of(32))

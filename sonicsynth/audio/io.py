@@ -20,6 +20,12 @@ import torchaudio.functional as AF
 from sonicsynth.utils.atomic import atomic_write
 
 
+# Below this peak (-80 dBFS) a clip is digital silence: nothing to hear, score or learn from.
+SILENCE_PEAK = 1e-4
+# Frames of this length measure the level of a clip in `silence_problem`.
+LEVEL_FRAME_SEC = 0.025
+
+
 class AudioError(ValueError):
     """An audio file that cannot be used; the message names the file and the problem."""
 
@@ -70,6 +76,30 @@ def truncation_problem(path: str | Path) -> str | None:
                             f"{available} are present")
                 return None
             f.seek(chunk_size + (chunk_size & 1), 1)
+
+
+def silence_problem(samples: np.ndarray, sample_rate: int, min_level_db: float | None = None) -> str | None:
+    """Why a clip holds nothing to hear, or None.
+
+    Silent: its peak is below -80 dBFS (`SILENCE_PEAK`). Near-silent, when `min_level_db` is given:
+    even its loudest 25 ms frame has an RMS level below `min_level_db` dBFS (speech peaks around
+    -30 to -10 dBFS; room tone, a muted microphone or faint hiss stay below -50).
+    """
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
+    if peak < SILENCE_PEAK:
+        return "silent (peak below -80 dBFS)"
+    if min_level_db is None:
+        return None
+    frame = max(1, round(LEVEL_FRAME_SEC * sample_rate))
+    usable = samples[: len(samples) - len(samples) % frame] if len(samples) >= frame else samples
+    frames = usable.reshape(-1, min(frame, len(usable)))
+    loudest = float(np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)).max())
+    level_db = 20.0 * np.log10(max(loudest, 1e-10))
+    if level_db < min_level_db:
+        return (f"near-silent (the loudest {LEVEL_FRAME_SEC * 1000:.0f} ms is at {level_db:.1f} dBFS, below "
+                f"{min_level_db:g} dBFS)")
+    return None
 
 
 def resample(samples: np.ndarray | torch.Tensor, orig_sr: int, target_sr: int) -> np.ndarray | torch.Tensor:

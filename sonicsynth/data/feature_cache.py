@@ -28,7 +28,7 @@ import numpy as np
 from hydra.utils import instantiate
 from tqdm import tqdm
 
-from sonicsynth.audio import AudioError, load_audio
+from sonicsynth.audio import SILENCE_PEAK, AudioError, load_audio
 from sonicsynth.data.manifest import Utterance, read_manifest
 from sonicsynth.features.extractors import FeatureExtractor
 from sonicsynth.utils.atomic import atomic_write
@@ -38,7 +38,13 @@ log = logging.getLogger(__name__)
 
 
 def feature_key(extractor: FeatureExtractor) -> str:
-    return f"{extractor.name}-{sha256_json(extractor.settings())[:12]}"
+    return settings_key(extractor.name, extractor.settings())
+
+
+def settings_key(name: str, settings: dict[str, Any]) -> str:
+    """The cache key of a feature from its name and settings: what `feature_key` gives the extractor
+    that has them, without building it (e.g. from the settings a trained model recorded)."""
+    return f"{name}-{sha256_json(settings)[:12]}"
 
 
 class AudioHashIndex:
@@ -86,10 +92,23 @@ class FeatureCache:
             np.savez(f, **arrays)
 
     def write_settings(self, extractor: FeatureExtractor) -> None:
-        path = self.root / feature_key(extractor) / "settings.json"
+        self.write_settings_of(extractor.name, extractor.settings())
+
+    def write_settings_of(self, name: str, settings: dict[str, Any]) -> str:
+        """Record what produces feature `name` (once) and return its key."""
+        key = settings_key(name, settings)
+        path = self.root / key / "settings.json"
         if not path.exists():
             with atomic_write(path, "w") as f:
-                json.dump({"name": extractor.name, "settings": extractor.settings()}, f, indent=2, default=str)
+                json.dump({"name": name, "settings": settings}, f, indent=2, default=str)
+        return key
+
+    def read_settings(self, key: str) -> dict[str, Any]:
+        """{"name", "settings"} of a feature in this cache (see `write_settings_of`)."""
+        path = self.root / key / "settings.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no feature {key!r} in the cache {self.root}")
+        return json.loads(path.read_text())
 
 
 @dataclass
@@ -123,28 +142,36 @@ def _init_worker(extractor_configs: list[dict], cache_root: str, max_seconds: fl
 def _prepare_one(job: tuple[str, str, str, list[int]]) -> tuple[str, list[int], str | None]:
     """Compute the missing features of one recording; returns (utterance id, done indices, problem)."""
     utterance_id, audio_path, audio_sha256, missing = job
-    extractors: list[FeatureExtractor] = _WORKER["extractors"]
-    cache: FeatureCache = _WORKER["cache"]
+    extractors = [_WORKER["extractors"][i] for i in missing]
+    done, problem = prepare_recording(extractors, _WORKER["cache"], audio_path, audio_sha256, _WORKER["max_seconds"])
+    return utterance_id, [missing[i] for i in done], problem
+
+
+def prepare_recording(
+    extractors: list[FeatureExtractor], cache: FeatureCache, audio_path: str | Path, audio_sha256: str,
+    max_seconds: float | None = None,
+) -> tuple[list[int], str | None]:
+    """Compute and cache the features of one recording: (indices of the extractors done, the problem
+    that stopped the rest or None). Too long, silent and unreadable audio are problems, not errors."""
     decoded: dict[int, np.ndarray] = {}
-    done = []
+    done: list[int] = []
     try:
-        for index in missing:
-            extractor = extractors[index]
+        for index, extractor in enumerate(extractors):
             rate = extractor.sample_rate
             if rate not in decoded:
                 audio = load_audio(audio_path, rate)
-                if _WORKER["max_seconds"] and audio.duration > _WORKER["max_seconds"]:
-                    return utterance_id, done, f"too long: {audio.duration:.1f} s > max_seconds {_WORKER['max_seconds']}"
-                if float(np.abs(audio.samples).max()) < 1e-4:
-                    return utterance_id, done, "silent: peak below -80 dBFS"
+                if max_seconds and audio.duration > max_seconds:
+                    return done, f"too long: {audio.duration:.1f} s > max_seconds {max_seconds}"
+                if float(np.abs(audio.samples).max()) < SILENCE_PEAK:
+                    return done, "silent: peak below -80 dBFS"
                 decoded[rate] = audio.samples
             cache.save(feature_key(extractor), audio_sha256, extractor(decoded[rate]))
             done.append(index)
     except AudioError as err:
-        return utterance_id, done, str(err)
+        return done, str(err)
     except Exception as err:  # an extractor failing on one item must not stop the corpus
-        return utterance_id, done, f"{audio_path}: {type(err).__name__} in feature extraction: {err}"
-    return utterance_id, done, None
+        return done, f"{audio_path}: {type(err).__name__} in feature extraction: {err}"
+    return done, None
 
 
 def prepare_features(

@@ -38,9 +38,31 @@ from sonicsynth.data.manifest import Utterance, read_manifest
 from sonicsynth.text.cache import PhonemizationCache
 from sonicsynth.text.phonemized import PhonemizedText
 from sonicsynth.text.punctuation import PUNCTUATION
+from sonicsynth.text.symbols import SYMBOL_TABLE_VERSION
 from sonicsynth.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
+
+
+def model_phone_ids(text: PhonemizedText, acoustic_phones_only: bool = False) -> tuple[list[int], list[int]]:
+    """The phone ids a model reads for a phonemized sentence, and the number of phones of each word.
+
+    The one text-to-ids step of training and inference alike. `acoustic_phones_only` leaves out the
+    punctuation marks, which have no sound of their own (CTC targets); else they stay, as pauses.
+    """
+    words, ids = text.words, list(text.ids)
+    if acoustic_phones_only:
+        keep = [w.phones[0] not in PUNCTUATION for w in words for _ in w.phones]
+        words = [w for w in words if w.phones[0] not in PUNCTUATION]
+        ids = [i for i, kept in zip(ids, keep) if kept]
+    return ids, [len(w.phones) for w in words]
+
+
+def text_settings(frontend: dict, acoustic_phones_only: bool) -> dict[str, Any]:
+    """What turns a model's text into its phone ids: the front end's config, whether punctuation is
+    dropped, and the symbol table's version. Models record it so inference phonemizes as training did."""
+    return {"frontend": frontend, "acoustic_phones_only": bool(acoustic_phones_only),
+            "symbol_table_version": SYMBOL_TABLE_VERSION}
 
 
 @dataclass
@@ -178,6 +200,11 @@ class SpeechDataModule(L.LightningDataModule):
         self.problems: list[dict[str, str]] = []
         self.train_set: SpeechDataset | None = None
         self.val_set: SpeechDataset | None = None
+        # After setup: what produced each cached feature, by the name of its arrays' extractor
+        # ({"config", "name", "settings"}), and what produced the phone ids (`text_settings`). Models
+        # record the parts they read, so inference computes its inputs exactly as training did.
+        self.feature_records: dict[str, dict[str, Any]] = {}
+        self.text_settings: dict[str, Any] = text_settings(frontend, acoustic_phones_only)
 
     # ------------------------------------------------------------------ set-up
     def setup(self, stage: str | None = None) -> None:
@@ -192,8 +219,11 @@ class SpeechDataModule(L.LightningDataModule):
         self.speakers = sorted({u.speaker for u in utterances})
         utterance_filter = UtteranceFilter(**(hp.utterance_filter or {}))
         cache = FeatureCache(hp.cache_dir) if hp.cache_dir else None
-        extractors = [instantiate(c, _convert_="all") for c in (hp.features or {}).values()]
+        configs = list((hp.features or {}).values())
+        extractors = [instantiate(c, _convert_="all") for c in configs]
         keys = [feature_key(e) for e in extractors]
+        self.feature_records = {e.name: {"config": dict(c), "name": e.name, "settings": e.settings()}
+                                for c, e in zip(configs, extractors)}
         if keys and cache is None:
             raise ValueError("features were requested but no cache_dir was given")
         hashes = AudioHashIndex(Path(hp.cache_dir) / "audio_hashes.json") if cache else None
@@ -256,12 +286,8 @@ class SpeechDataModule(L.LightningDataModule):
             missing = [k for k in keys if not cache.has(k, sha)]
             if missing:
                 return drop(f"features not prepared: {', '.join(missing)}")
-        words, ids = text.words, list(text.ids)
-        if self.hparams.acoustic_phones_only:  # punctuation has no sound of its own (CTC targets)
-            keep = [w.phones[0] not in PUNCTUATION for w in words for _ in w.phones]
-            words = [w for w in words if w.phones[0] not in PUNCTUATION]
-            ids = [i for i, kept in zip(ids, keep) if kept]
-        return SpeechItem(utterance, audio, self.speakers.index(utterance.speaker), ids, [len(w.phones) for w in words], sha)
+        ids, word_phone_counts = model_phone_ids(text, self.hparams.acoustic_phones_only)
+        return SpeechItem(utterance, audio, self.speakers.index(utterance.speaker), ids, word_phone_counts, sha)
 
     def _phonemize(self, text: str, language: str) -> PhonemizedText:
         cached = self.phonemized.get(text, language) if self.phonemized is not None else None

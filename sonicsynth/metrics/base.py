@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SILENCE_PEAK = 1e-4  # below -80 dBFS peak there is nothing to score
+from sonicsynth.audio.io import SILENCE_PEAK  # below it (-80 dBFS peak) there is nothing to score
 
 
 class MetricError(ValueError):

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from sonicsynth.audio import AudioError, load_audio, save_audio
+from sonicsynth.audio import SILENCE_PEAK, AudioError, load_audio, save_audio
 from sonicsynth.models.vocoder.inference import Vocoder
 from sonicsynth.pipelines.generation_log import GenerationLog
 
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 MEL_SUFFIX = ".npy"
 AUDIO_SUFFIXES = {f".{ext.lower()}" for ext in sf.available_formats()} | {".ogg", ".opus"}
-SILENCE_PEAK = 1e-4
 
 
 class VocodeInputError(ValueError):

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from sonicsynth.audio import LinearSpectrogram, MelSpectrogram
 from sonicsynth.models.packaging import PackageableModule
@@ -84,6 +85,8 @@ class SoVITSLitModule(PackageableModule):
         spectrogram: dict,
         mel: dict,
         content_key: str = "content",
+        content_extractor: dict | None = None,
+        text_settings: dict | None = None,
         learning_rate: float = 1e-4,
         betas: tuple[float, float] = (0.8, 0.99),
         eps: float = 1e-9,
@@ -103,7 +106,12 @@ class SoVITSLitModule(PackageableModule):
         """generator / discriminator: `_target_` configs; spectrogram: sample_rate, n_fft, hop_length,
         win_length (and center, default False) of the linear magnitude spectrogram; mel: n_mels,
         fmin, fmax of the mel loss (same STFT); content_key: the batch field with the content
-        features ("content" for SSL features, "ctc_content" for the built-in CTC aligner's)."""
+        features ("content" for SSL features, "ctc_content" for the built-in CTC aligner's);
+        content_extractor: what makes those features ({"config": its `_target_` config, "name",
+        "settings"}); text_settings: what makes the phone ids (`speech_datamodule.text_settings`).
+        Both are recorded from the datamodule when training starts (see `setup`) and travel with
+        checkpoints and packages, so inference computes its inputs as training did; set them only for
+        a datamodule that does not report them."""
         super().__init__()
         self.save_hyperparameters()
         self.init_compatibility_id(compatibility_id)
@@ -151,6 +159,18 @@ class SoVITSLitModule(PackageableModule):
         for module in self.frozen_modules():
             module.eval()
         return self
+
+    def setup(self, stage: str) -> None:
+        """Record what the datamodule makes the content features and phone ids with (it is set up
+        first): the checkpoints then say how to compute this model's inputs."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        records = getattr(datamodule, "feature_records", None) or {}
+        record = records.get(self.hparams.content_key)
+        if record is not None:
+            self.hparams.content_extractor = _plain(record)
+        text = getattr(datamodule, "text_settings", None)
+        if text is not None:
+            self.hparams.text_settings = _plain(text)
 
     # ------------------------------------------------------------------ inputs
     def linear_spectrogram(self, audio: torch.Tensor, audio_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -362,14 +382,28 @@ class SoVITSLitModule(PackageableModule):
     @classmethod
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """What an exported SoVITS model needs: the generator's weights, the config that rebuilds it,
-        the spectrogram it reads and the content features it expects (the discriminator stays behind)."""
+        the spectrogram it reads, the content features it expects and what makes them and the phone
+        ids (None in checkpoints from before these were recorded). The discriminator stays behind."""
         hp = checkpoint["hyper_parameters"]
         config = {
             "generator": hp["generator"],
             "spectrogram": spectrogram_settings(hp["spectrogram"]),
             "content_key": hp.get("content_key", "content"),
+            "content_extractor": hp.get("content_extractor"),
+            "text_settings": hp.get("text_settings"),
         }
         return cls.submodule_weights(checkpoint, "generator."), config
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists (what checkpoints loaded with weights_only and package configs hold)."""
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def spectrogram_settings(settings: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,30 @@ from sonicsynth.models.sovits.lightning_module import SoVITSLitModule
 from sonicsynth.utils.hashing import sha256_file
 
 
+# The extractor of each content field, for models that did not record theirs (published files and
+# checkpoints from before the record): its settings are then unknown and cannot be checked.
+DEFAULT_CONTENT_EXTRACTORS = {
+    "content": "sonicsynth.features.extractors.SSLContentFeature",
+    "ctc_content": "sonicsynth.features.extractors.CTCContentFeature",
+}
+# GPT-SoVITS phonemizes with punctuation kept as pauses, in the table our symbols reproduce.
+DEFAULT_TEXT_FRONTEND = {"_target_": "sonicsynth.text.TextFrontend"}
+
+
+def _with_input_records(info: dict[str, Any]) -> dict[str, Any]:
+    """`info` with "content_extractor" and "text_settings" always present (see `load_sovits`)."""
+    from sonicsynth.data.speech_datamodule import text_settings
+
+    key = info.get("content_key") or "content"
+    if not info.get("content_extractor"):
+        target = DEFAULT_CONTENT_EXTRACTORS.get(key)
+        config = {"_target_": target} if target else None
+        info["content_extractor"] = {"config": config, "name": key, "settings": None}
+    if not info.get("text_settings"):
+        info["text_settings"] = text_settings(DEFAULT_TEXT_FRONTEND, acoustic_phones_only=False)
+    return info
+
+
 def _from_config(config: dict[str, Any], state_dict: dict[str, torch.Tensor], origin: Path) -> SoVITSGenerator:
     generator = instantiate(config["generator"], _convert_="all")
     check_state_dict_matches(generator, state_dict, origin)
@@ -29,8 +53,11 @@ def load_sovits(path: str | Path, trust: bool = False) -> tuple[SoVITSGenerator,
     `train.py experiment=sovits_*`, or a published GPT-SoVITS v2 s2 file (any other file). Returns
     (generator, info) with info holding "generator" (the config that rebuilds it), "spectrogram" (the
     linear spectrogram it reads: sample_rate, n_fft, hop_length, win_length, center), "content_key"
-    where known, and "source" (kind, path, hashes and compatibility id, for generation logs).
-    Training checkpoints load with weights_only unless `trust`.
+    where known, "content_extractor" (what makes the content features: {"config": a `_target_`
+    config, "name", "settings"}, settings None where the model did not record them, as in published
+    files, whose content model directory the caller supplies), "text_settings" (front end config,
+    acoustic_phones_only, symbol table version) and "source" (kind, path, hashes and compatibility
+    id, for generation logs). Training checkpoints load with weights_only unless `trust`.
     """
     path = Path(path)
     if not path.exists():
@@ -39,7 +66,8 @@ def load_sovits(path: str | Path, trust: bool = False) -> tuple[SoVITSGenerator,
         package = load_package(path, family=SoVITSLitModule.family)
         source = {"kind": "package", "path": str(path),
                   **{k: package.manifest[k] for k in ("weights_sha256", "config_sha256", "compatibility_id")}}
-        return _from_config(package.config, package.state_dict, path), {**package.config, "source": source}
+        info = _with_input_records({**package.config, "source": source})
+        return _from_config(package.config, package.state_dict, path), info
     if path.suffix == ".ckpt":
         checkpoint = load_training_checkpoint(path, trust=trust)
         info = checkpoint.get("sonicsynth", {}) if isinstance(checkpoint, dict) else {}
@@ -48,10 +76,11 @@ def load_sovits(path: str | Path, trust: bool = False) -> tuple[SoVITSGenerator,
         weights, config = SoVITSLitModule.package_contents(checkpoint)
         source = {"kind": "training_checkpoint", "path": str(path), "sha256": sha256_file(path),
                   "compatibility_id": info.get("compatibility_id"), "global_step": checkpoint.get("global_step")}
-        return _from_config(config, weights, path), {**config, "source": source}
+        return _from_config(config, weights, path), _with_input_records({**config, "source": source})
     from sonicsynth.models.sovits.published import load_published_sovits
 
     generator, published = load_published_sovits(path, trust=trust)
     source = {"kind": "published", "path": str(path), "sha256": sha256_file(path)}
-    return generator, {"generator": published["generator"], "spectrogram": published["spectrogram"],
-                       "content_key": "content", "source": source}
+    info = {"generator": published["generator"], "spectrogram": published["spectrogram"], "content_key": "content",
+            "source": source}
+    return generator, _with_input_records(info)
