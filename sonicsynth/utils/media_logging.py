@@ -44,3 +44,18 @@ def log_figure(logger: Logger, tag: str, figure, step: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def log_validation_sample(module, index: int, real: torch.Tensor, generated: torch.Tensor, mel_real: torch.Tensor,
+                          mel_generated: torch.Tensor, sample_rate: int, generated_label: str = "generated") -> None:
+    """One validation sample of a waveform model, to every logger of `module` (a LightningModule):
+    the real audio once (it does not change), the generated audio and both mels side by side."""
+    from sonicsynth.utils.plotting import plot_spectrograms
+
+    step = module.global_step
+    for logger in module.loggers:
+        if module.current_epoch == 0:
+            log_audio(logger, f"val/{index}/real", real, sample_rate, step)
+        log_audio(logger, f"val/{index}/generated", generated, sample_rate, step)
+        figure = plot_spectrograms({"real": mel_real, generated_label: mel_generated}, title=f"validation sample {index}")
+        log_figure(logger, f"val/{index}/mel", figure, step)

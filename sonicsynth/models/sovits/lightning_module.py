@@ -42,8 +42,7 @@ from sonicsynth.models.sovits.generator import SoVITSGenerator
 from sonicsynth.models.sovits.losses import kl_divergence
 from sonicsynth.models.sovits.sequence import resample_frames, slice_segments
 from sonicsynth.models.vocoder.losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss
-from sonicsynth.utils.media_logging import log_audio, log_figure
-from sonicsynth.utils.plotting import plot_spectrograms
+from sonicsynth.utils.media_logging import log_validation_sample
 
 # The phone-side modules of the prior encoder, trained at `text_lr_scale` times the learning rate.
 TEXT_MODULES = ("text_embedding", "encoder_text", "mrte")
@@ -362,21 +361,13 @@ class SoVITSLitModule(PackageableModule):
             references.append(real)
             generated.append(fake)
             if self._logged_samples < self.hparams.num_logged_samples and self.trainer.is_global_zero:
-                self._log_sample(self._logged_samples, real, fake, mel_real, mel_fake)
+                log_validation_sample(self, self._logged_samples, real, fake, mel_real, mel_fake, self.sample_rate,
+                                      generated_label="resynthesised")
                 self._logged_samples += 1
         mel_l1 = torch.stack(losses).mean()
         self.log("val/mel_l1", mel_l1, prog_bar=True, on_epoch=True, batch_size=len(losses), sync_dist=True)
         # Waveforms (one tensor per utterance) for callbacks that score them (AudioMetricsCallback).
         return {"loss": mel_l1, "reference": references, "generated": generated, "sample_rate": self.sample_rate}
-
-    def _log_sample(self, index: int, real, fake, mel_real, mel_fake) -> None:
-        sr, step = self.sample_rate, self.global_step
-        for logger in self.loggers:
-            if self.current_epoch == 0:
-                log_audio(logger, f"val/{index}/real", real, sr, step)
-            log_audio(logger, f"val/{index}/generated", fake, sr, step)
-            figure = plot_spectrograms({"real": mel_real, "resynthesised": mel_fake}, title=f"validation sample {index}")
-            log_figure(logger, f"val/{index}/mel", figure, step)
 
     # ------------------------------------------------------------------ export
     @classmethod

@@ -18,8 +18,7 @@ from hydra.utils import instantiate
 from sonicsynth.audio import MelSpectrogram
 from sonicsynth.models.packaging import PackageableModule
 from sonicsynth.models.vocoder.losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss
-from sonicsynth.utils.media_logging import log_audio, log_figure
-from sonicsynth.utils.plotting import plot_spectrograms
+from sonicsynth.utils.media_logging import log_validation_sample
 
 
 class HiFiGANLitModule(PackageableModule):
@@ -119,18 +118,9 @@ class HiFiGANLitModule(PackageableModule):
         mel_l1 = F.l1_loss(mel_fake, mel_real)
         self.log("val/mel_l1", mel_l1, prog_bar=True, on_epoch=True, batch_size=wav.shape[0], sync_dist=True)
         if batch_idx < self.hparams.num_logged_samples and self.trainer.is_global_zero:
-            self._log_sample(batch_idx, wav[0], fake[0], mel_real[0], mel_fake[0])
+            log_validation_sample(self, batch_idx, wav[0], fake[0], mel_real[0], mel_fake[0], self.mel.sample_rate)
         # Waveforms for callbacks that score them (sonicsynth.metrics.callbacks.AudioMetricsCallback).
         return {"loss": mel_l1, "reference": wav, "generated": fake, "sample_rate": self.mel.sample_rate}
-
-    def _log_sample(self, index: int, real, fake, mel_real, mel_fake) -> None:
-        sr, step = self.mel.sample_rate, self.global_step
-        for logger in self.loggers:
-            if self.current_epoch == 0:
-                log_audio(logger, f"val/{index}/real", real, sr, step)
-            log_audio(logger, f"val/{index}/generated", fake, sr, step)
-            figure = plot_spectrograms({"real": mel_real, "generated": mel_fake}, title=f"validation sample {index}")
-            log_figure(logger, f"val/{index}/mel", figure, step)
 
     # ------------------------------------------------------------------ export
     @classmethod
