@@ -10,7 +10,10 @@ phone, scored by the Gaussian mixtures. Pauses shorter than `min_silence_sec` go
 (`decoding` in its package config, see `lightning_module`):
 
 - "phone_loop": Viterbi over the phone loop of `phone_loop` (every frame is a phone or a pause
-  between words). Pauses shorter than `min_silence_sec` go to the phone before them.
+  between words), each phone lasting at least `min_phone_frames` frames (3: 30 ms at 10 ms frames,
+  the floor the HMM aligner's three states set; it keeps one uncertain frame from becoming a phone,
+  which lifted held-out boundaries within 20 ms from 74.7% to 76.8% for the HMM-taught recogniser).
+  Pauses shorter than `min_silence_sec` go to the phone before them.
 - "ctc": `torchaudio.functional.forced_align`. CTC is "peaky", so blanks fill the frames between
   spans; a phone owns the frames from its span's start to the next phone's start, and a run of
   blanks of at least `min_silence_sec` at a word boundary becomes a pause, as do the blanks before
@@ -53,6 +56,14 @@ from sonicsynth.models.aligner.phone_loop import (
     viterbi_states,
 )
 from sonicsynth.models.packaging import PackageableModule
+
+
+def collapse_substates(path: list[int], substates: list[int]) -> list[int]:
+    """A best path over `expand_phone_states` states as a path over the phone loop's states.
+
+    Sub-state 0 starts a phone (or is a pause): counting them maps each state back to its phone."""
+    owner = [i - 1 for i in itertools.accumulate(int(k == 0) for k in substates)]
+    return [owner[state] for state in path]
 
 
 class TranscriptAligner(Aligner):
@@ -194,17 +205,18 @@ class HMMAligner(TranscriptAligner):
                                 torch.tensor([len(counts)]), self.states_per_phone)
         paths, _ = self.model.align_batch(features.unsqueeze(0), torch.tensor([len(features)]), topology)
         _, substates, _ = expand_phone_states(classes, optional, self.states_per_phone)
-        # Sub-state 0 starts a phone (or is a pause): count them to map states back to the phone loop.
-        owner = [i - 1 for i in itertools.accumulate(int(k == 0) for k in substates)]
-        return self._phone_loop_spans(words, [owner[s] for s in paths[0]], optional)
+        return self._phone_loop_spans(words, collapse_substates(paths[0], substates), optional)
 
 
 class CTCAligner(TranscriptAligner):
     family_module = CTCAlignerLitModule
 
     def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
-                 min_silence_sec: float = 0.06, origin: str | Path = "") -> None:
+                 min_silence_sec: float = 0.06, min_phone_frames: int = 3, origin: str | Path = "") -> None:
         super().__init__(config, frontend, language, min_silence_sec, origin)
+        if min_phone_frames < 1:
+            raise ValueError(f"min_phone_frames must be at least 1, got {min_phone_frames}")
+        self.min_phone_frames = min_phone_frames
         self.recognizer = instantiate(config["recognizer"], _convert_="all")
         check_state_dict_matches(self.recognizer, state_dict, origin)
         self.recognizer.load_state_dict(state_dict)
@@ -236,7 +248,13 @@ class CTCAligner(TranscriptAligner):
             raise AlignmentError(audio_path, f"{len(ids)} phones cannot fit in {log_probs.shape[0]} frames")
         if self.decoding == "phone_loop":
             classes, optional = phone_loop_states(split_words(ids, [len(ps) for _, ps in words]))
-            return self._phone_loop_spans(words, viterbi_states(log_probs, classes, optional), optional)
+            if len(ids) * self.min_phone_frames > log_probs.shape[0]:
+                raise AlignmentError(audio_path, f"{len(ids)} phones of at least {self.min_phone_frames} frames "
+                                                 f"cannot fit in {log_probs.shape[0]} frames")
+            # A phone of `min_phone_frames` identical left-to-right states lasts at least that many frames.
+            expanded, substates, expanded_optional = expand_phone_states(classes, optional, self.min_phone_frames)
+            path = viterbi_states(log_probs, expanded, expanded_optional)
+            return self._phone_loop_spans(words, collapse_substates(path, substates), optional)
         return self._ctc_intervals(words, ids, log_probs, audio_path)
 
     def _ctc_intervals(self, words, ids: list[int], log_probs: torch.Tensor, audio_path) -> list[PhoneSpan]:
