@@ -104,11 +104,12 @@ class CTCAlignerLitModule(PackageableModule):
         self.mel = MelSpectrogram(**mel)
 
     def configure_optimizers(self):
-        """One-cycle learning rate per phase: the phone-loop phase warms up and anneals afresh."""
+        """One-cycle learning rate per phase: each phase (CTC, teacher, phone loop) warms up and anneals afresh."""
         hp = self.hparams
         optimizer = torch.optim.AdamW(self.parameters(), hp.learning_rate, weight_decay=hp.weight_decay)
         total = int(self.trainer.estimated_stepping_batches)
         max_epochs = self.trainer.max_epochs
+
         def steps_until(epoch: int | None) -> int:
             return total if epoch is None or max_epochs is None else total * min(epoch, max_epochs) // max_epochs
 
