@@ -9,7 +9,8 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sonicsynth.export.package import check_state_dict_matches, load_training_checkpoint
+from sonicsynth.export.package import check_state_dict_matches, load_package, load_training_checkpoint
+from sonicsynth.models.packaging import PackageableModule
 from sonicsynth.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,42 @@ def _instantiate_group(group: DictConfig | None) -> list:
 
 
 def load_initial_weights(model: L.LightningModule, path: str | Path, trust: bool = False) -> None:
-    """Fine-tuning start: every weight of `model` from a training checkpoint of the same architecture."""
-    state_dict = load_training_checkpoint(path, trust=trust)["state_dict"]
-    check_state_dict_matches(model, state_dict, path)
-    model.load_state_dict(state_dict)
+    """Fine-tuning start: `model`'s weights from a training checkpoint of the same architecture (every
+    weight), or from a package directory of the model's family (what the package holds, through
+    `PackageableModule.load_package_weights`; the rest keeps its fresh initialisation).
+
+    The run then keeps the compatibility id of the run it starts from: a fine-tuned SoVITS with its
+    quantizer frozen makes the same semantic tokens as its base, so it must be accepted beside a GPT
+    trained on the base's tokens (`require_compatible`). A module that says its fine-tuning breaks
+    that (`keeps_compatibility_when_fine_tuned`, e.g. SoVITS with a trainable quantizer) keeps its
+    own fresh id instead.
+    """
+    path = Path(path)
+    if path.is_dir():
+        if not isinstance(model, PackageableModule):
+            raise ValueError(
+                f"init_from={path} is a package, but {type(model).__name__} has no model family to check it against"
+            )
+        family = model.family
+        # Refuses another family or an unsupported format version, naming the package's and ours.
+        package = load_package(path, family=family)
+        model.load_package_weights(package)
+        source_id = package.compatibility_id
+    else:
+        checkpoint = load_training_checkpoint(path, trust=trust)
+        state_dict = checkpoint["state_dict"]
+        check_state_dict_matches(model, state_dict, path)
+        model.load_state_dict(state_dict)
+        info = checkpoint.get("sonicsynth") or {}
+        source_id = info.get("compatibility_id")
     log.info("initial weights from %s", path)
+    if isinstance(model, PackageableModule) and source_id:
+        if model.keeps_compatibility_when_fine_tuned():
+            model.hparams.compatibility_id = source_id
+            log.info("compatibility id %s kept from %s", source_id, path)
+        else:
+            log.info("compatibility id %s is new: fine-tuning changes what made %s compatible with its run (id %s)",
+                     model.hparams.compatibility_id, path, source_id)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

@@ -110,6 +110,9 @@ def test_a_frozen_quantizer_stays_frozen_and_the_phone_side_learns_slower(sovits
     assert any("_codebook.embed" in k for k in frozen) and "generator.ssl_proj.weight" in frozen
     assert all(torch.equal(before[k], after[k]) for k in frozen)
     assert not torch.equal(before["generator.enc_q.pre.weight"], after["generator.enc_q.pre.weight"])  # the rest trains
+    # Same tokens as the start, so the same compatibility id (a GPT trained on the start's tokens fits).
+    finetuned = run / "checkpoints" / "last.ckpt"
+    assert len({load_training_checkpoint(p)["sonicsynth"]["compatibility_id"] for p in (start, finetuned)}) == 1
 
     module = tiny_module(**{"generator.freeze_quantizer": "true"})
     module.train()

@@ -80,8 +80,10 @@ class AudioMetricsCallback(L.Callback):
                     failed += 1
                     log.info("val/%s: %s", name, error)
             finite = [v for v in values if np.isfinite(v)]
-            if finite:
-                pl_module.log(f"val/{name}", float(np.mean(finite)), sync_dist=False)
+            # NaN when no item could be scored (e.g. an early model's resyntheses with no speech left
+            # for speaker similarity): the key is there every active epoch, so a checkpoint callback
+            # monitoring it does not stop the run, and never picks that epoch as the best.
+            pl_module.log(f"val/{name}", float(np.mean(finite)) if finite else float("nan"), sync_dist=False)
             pl_module.log(f"val/{name}_failed", float(failed), sync_dist=False)
         self._pairs = []
 

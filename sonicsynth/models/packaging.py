@@ -12,9 +12,13 @@ import torch
 
 class PackageableModule(L.LightningModule):
     """Subclasses set `family`, call `init_compatibility_id` after `save_hyperparameters`, and
-    implement `package_contents`."""
+    implement `package_contents` (and `load_package_weights`, or set `package_prefix` when the
+    package holds one submodule's weights)."""
 
     family: str
+    # The submodule whose weights a package holds, as a state-dict prefix (e.g. "generator."); None
+    # when the package is not one submodule's state dict.
+    package_prefix: str | None = None
 
     def init_compatibility_id(self, compatibility_id: str | None) -> None:
         # One id for everything trained in this run; it survives resumes (see on_load_checkpoint).
@@ -36,6 +40,27 @@ class PackageableModule(L.LightningModule):
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The weights and config an exported model of this family needs, from a training checkpoint."""
         raise NotImplementedError(f"{cls.__name__} does not define what its package holds")
+
+    def load_package_weights(self, package: Any) -> None:
+        """Load a verified package's weights (`sonicsynth.export.package.Package`) into this module:
+        the inverse of `package_contents`. By default the package is the state dict of the submodule
+        at `package_prefix`, loaded with strict key and shape checks; what the package leaves out
+        (e.g. a discriminator) keeps its fresh initialisation."""
+        from sonicsynth.export.package import WEIGHTS_FILE, check_state_dict_matches
+
+        if self.package_prefix is None:
+            raise NotImplementedError(f"{type(self).__name__} does not define how to load its package's weights")
+        name = self.package_prefix.rstrip(".")
+        target = self.get_submodule(name)
+        header = f"{package.path / WEIGHTS_FILE} does not fit {type(self).__name__}.{name}:"
+        check_state_dict_matches(target, package.state_dict, package.path, header=header)
+        target.load_state_dict(package.state_dict, strict=True)
+
+    def keeps_compatibility_when_fine_tuned(self) -> bool:
+        """Whether this module, started from another run's weights, stays compatible with the
+        components trained with that run (and so keeps its compatibility id; see
+        `sonicsynth.training.load_initial_weights`). True unless a family says otherwise."""
+        return True
 
     @staticmethod
     def submodule_weights(checkpoint: dict[str, Any], prefix: str) -> dict[str, torch.Tensor]:

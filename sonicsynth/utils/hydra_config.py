@@ -26,9 +26,22 @@ def wandb_logged_in() -> bool:
         return False
 
 
+class RequiredValueError(ValueError):
+    """A config key that an experiment requires was not given on the command line."""
+
+
+def required(key: str, what: str) -> None:
+    """`${required:key,what}`: an experiment's required key. `???` cannot be used for a key that a
+    parent config already sets (OmegaConf keeps the parent's value when merging `???` onto it), so
+    such a key is this interpolation, which refuses to resolve until the key is overridden."""
+    raise RequiredValueError(f"{key} is required by this experiment: give {key}=<{what}>")
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("wandb_offline"):
         OmegaConf.register_new_resolver("wandb_offline", lambda: not wandb_logged_in())
+    if not OmegaConf.has_resolver("required"):
+        OmegaConf.register_new_resolver("required", required)
 
 
 def compose_config(config_name: str = "train", overrides: list[str] | None = None) -> DictConfig:

@@ -38,6 +38,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from sonicsynth.audio import LinearSpectrogram, MelSpectrogram
 from sonicsynth.models.packaging import PackageableModule
+from sonicsynth.models.sovits.few_shot import check_few_shot_set
 from sonicsynth.models.sovits.generator import SoVITSGenerator
 from sonicsynth.models.sovits.losses import kl_divergence
 from sonicsynth.models.sovits.sequence import resample_frames, slice_segments
@@ -76,6 +77,7 @@ def _fmaps_as_float(fmaps: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]
 
 class SoVITSLitModule(PackageableModule):
     family = "sovits"
+    package_prefix = "generator."  # a package holds the generator; the discriminator stays behind
 
     def __init__(
         self,
@@ -100,6 +102,7 @@ class SoVITSLitModule(PackageableModule):
         val_noise_scale: float = 0.5,
         num_logged_samples: int = 4,
         seed: int = 0,
+        few_shot: bool = False,
         compatibility_id: str | None = None,
     ) -> None:
         """generator / discriminator: `_target_` configs; spectrogram: sample_rate, n_fft, hop_length,
@@ -110,7 +113,8 @@ class SoVITSLitModule(PackageableModule):
         "settings"}); text_settings: what makes the phone ids (`speech_datamodule.text_settings`).
         Both are recorded from the datamodule when training starts (see `setup`) and travel with
         checkpoints and packages, so inference computes its inputs as training did; set them only for
-        a datamodule that does not report them."""
+        a datamodule that does not report them. few_shot: check the datamodule's set as a few-shot
+        fine-tuning set when training starts (`sonicsynth.models.sovits.few_shot`)."""
         super().__init__()
         self.save_hyperparameters()
         self.init_compatibility_id(compatibility_id)
@@ -135,6 +139,7 @@ class SoVITSLitModule(PackageableModule):
         for module in self.frozen_modules():
             module.requires_grad_(False)
         self._logged_samples = 0
+        self._few_shot_checked = False
 
     # ------------------------------------------------------------------ properties
     @property
@@ -170,6 +175,27 @@ class SoVITSLitModule(PackageableModule):
         text = getattr(datamodule, "text_settings", None)
         if text is not None:
             self.hparams.text_settings = _plain(text)
+        if self.hparams.get("few_shot") and not self._few_shot_checked and stage in ("fit", "validate"):
+            self.check_few_shot_data(datamodule)
+
+    def check_few_shot_data(self, datamodule: Any) -> None:
+        """The fine-tuning set's checks (`check_few_shot_set`) on the datamodule's train and val items."""
+        train_set, val_set = getattr(datamodule, "train_set", None), getattr(datamodule, "val_set", None)
+        if train_set is None or val_set is None:
+            raise ValueError(
+                f"model.few_shot checks the fine-tuning set, but the datamodule {type(datamodule).__name__} has no "
+                "train_set/val_set items to check"
+            )
+        manifest = getattr(datamodule, "hparams", {}).get("manifest", "the fine-tuning set")
+        # Each utterance once: the repetition to min_items_per_epoch adds no audio.
+        durations = [item.utterance.duration for item in train_set.items]
+        check_few_shot_set(str(manifest), durations, len(val_set.items))
+        self._few_shot_checked = True
+
+    def keeps_compatibility_when_fine_tuned(self) -> bool:
+        # A frozen quantizer keeps the base's tokens, so a GPT trained on them still fits; a trainable
+        # one moves the codebook, and the tokens (and the compatibility) with it.
+        return bool(self.generator.freeze_quantizer)
 
     # ------------------------------------------------------------------ inputs
     def linear_spectrogram(self, audio: torch.Tensor, audio_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -383,7 +409,7 @@ class SoVITSLitModule(PackageableModule):
             "content_extractor": hp.get("content_extractor"),
             "text_settings": hp.get("text_settings"),
         }
-        return cls.submodule_weights(checkpoint, "generator."), config
+        return cls.submodule_weights(checkpoint, cls.package_prefix), config
 
 
 def _plain(value: Any) -> Any:
