@@ -97,18 +97,23 @@ class ScaleDiscriminator(nn.Module):
         return _conv_stack(x, self.convs, self.conv_post)
 
 
+def run_each(discriminators: nn.ModuleList, y: torch.Tensor) -> DiscriminatorOutput:
+    """Every discriminator on the same waveform: their logits and feature maps, in order."""
+    logits, fmaps = [], []
+    for disc in discriminators:
+        logit, fmap = disc(y)
+        logits.append(logit)
+        fmaps.append(fmap)
+    return logits, fmaps
+
+
 class MultiPeriodDiscriminator(nn.Module):
     def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11), channels: Sequence[int] = PERIOD_CHANNELS) -> None:
         super().__init__()
         self.discriminators = nn.ModuleList(PeriodDiscriminator(p, channels=channels) for p in periods)
 
     def forward(self, y: torch.Tensor) -> DiscriminatorOutput:
-        logits, fmaps = [], []
-        for disc in self.discriminators:
-            logit, fmap = disc(y)
-            logits.append(logit)
-            fmaps.append(fmap)
-        return logits, fmaps
+        return run_each(self.discriminators, y)
 
 
 class MultiScaleDiscriminator(nn.Module):
@@ -159,9 +164,4 @@ class PeriodScaleDiscriminator(nn.Module):
         )
 
     def forward(self, y: torch.Tensor) -> DiscriminatorOutput:
-        logits, fmaps = [], []
-        for disc in self.discriminators:
-            logit, fmap = disc(y)
-            logits.append(logit)
-            fmaps.append(fmap)
-        return logits, fmaps
+        return run_each(self.discriminators, y)
