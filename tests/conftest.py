@@ -109,3 +109,27 @@ def tiny_sovits_checkpoint(sovits_overrides, tmp_path_factory: pytest.TempPathFa
     run_dir = tmp_path_factory.mktemp("tiny_sovits")
     train(compose_config("train", sovits_overrides(run_dir, 1, "validate_before_training=false", "logger=csv")))
     return run_dir / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def tiny_aligner_overrides(tiny_corpus: Path):
+    """`make(experiment, run_dir, *extra)`: overrides for a tiny CTC-aligner run on the tiny corpus."""
+
+    def make(experiment: str, run_dir: Path, *extra: str) -> list[str]:
+        return [
+            f"experiment={experiment}",
+            f"data.manifest={tiny_corpus}",
+            "data.batch_size=4",
+            "data.num_workers=0",
+            "data.min_items_per_epoch=8",
+            "model.recognizer.conv_channels=16",
+            "model.recognizer.dilations=[1,2]",
+            "trainer.max_epochs=2",
+            "callbacks.model_checkpoint.save_top_k=-1",
+            "logger=csv",
+            f"paths.output_dir={run_dir}",
+            f"paths.log_dir={run_dir}",
+            *extra,
+        ]
+
+    return make

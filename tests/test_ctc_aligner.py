@@ -17,23 +17,9 @@ from sonicsynth.utils.hydra_config import compose_config
 
 
 @pytest.fixture(scope="module")
-def trained_aligner(tiny_corpus, tmp_path_factory) -> Path:
+def trained_aligner(tiny_aligner_overrides, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("aligner_run")
-    overrides = [
-        "experiment=aligner_demo",
-        f"data.manifest={tiny_corpus}",
-        "data.batch_size=4",
-        "data.num_workers=0",
-        "data.min_items_per_epoch=8",
-        "model.recognizer.conv_channels=16",
-        "model.recognizer.dilations=[1,2]",
-        "trainer.max_epochs=2",
-        "model.ctc_epochs=1",
-        "callbacks.model_checkpoint.save_top_k=-1",
-        "logger=csv",
-        f"paths.output_dir={run_dir}",
-        f"paths.log_dir={run_dir}",
-    ]
+    overrides = tiny_aligner_overrides("aligner_demo", run_dir, "model.ctc_epochs=1")
     train(compose_config("train", overrides))
     return run_dir / "checkpoints" / "last.ckpt"
 

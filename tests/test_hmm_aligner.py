@@ -118,7 +118,7 @@ def test_alignment_benchmark_runs_the_hmm_backend(trained_hmm, tiny_corpus, tmp_
     capsys.readouterr()
 
 
-def test_hmm_teaches_the_ctc_recogniser_its_frames(trained_hmm, tiny_corpus, tmp_path):
+def test_hmm_teaches_the_ctc_recogniser_its_frames(trained_hmm, tiny_corpus, tiny_aligner_overrides, tmp_path):
     """experiment=aligner_teacher_demo: frame targets from the HMM's Viterbi path, then the phone loop."""
     from hydra.utils import instantiate
 
@@ -127,22 +127,8 @@ def test_hmm_teaches_the_ctc_recogniser_its_frames(trained_hmm, tiny_corpus, tmp
     from sonicsynth.models.aligner.phone_loop import PAUSE_CLASS
 
     run_dir = tmp_path / "student"
-    overrides = [
-        "experiment=aligner_teacher_demo",
-        f"model.teacher={trained_hmm}",
-        "model.teacher_epochs=1",
-        f"data.manifest={tiny_corpus}",
-        "data.batch_size=4",
-        "data.num_workers=0",
-        "data.min_items_per_epoch=8",
-        "model.recognizer.conv_channels=16",
-        "model.recognizer.dilations=[1,2]",
-        "trainer.max_epochs=2",
-        "callbacks.model_checkpoint.save_top_k=-1",
-        "logger=csv",
-        f"paths.output_dir={run_dir}",
-        f"paths.log_dir={run_dir}",
-    ]
+    overrides = tiny_aligner_overrides("aligner_teacher_demo", run_dir, f"model.teacher={trained_hmm}",
+                                       "model.teacher_epochs=1")
     metrics = train(compose_config("train", overrides))
     assert 0.0 <= metrics["val/teacher_frame_agreement"] <= 1.0
     assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("train/teacher", "train/phone_loop", "val/phone_loop"))

@@ -23,6 +23,7 @@ from sonicsynth.utils.media_logging import log_validation_sample
 
 class HiFiGANLitModule(PackageableModule):
     family = "vocoder/hifigan"
+    package_prefix = "generator."  # a package holds the generator; the discriminators stay behind
 
     def __init__(
         self,
@@ -127,4 +128,4 @@ class HiFiGANLitModule(PackageableModule):
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """What an exported vocoder needs: the generator's weights and the config to rebuild it."""
         hp = checkpoint["hyper_parameters"]
-        return cls.submodule_weights(checkpoint, "generator."), {"generator": hp["generator"], "mel": hp["mel"]}
+        return cls.submodule_weights(checkpoint, cls.package_prefix), {"generator": hp["generator"], "mel": hp["mel"]}
