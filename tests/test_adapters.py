@@ -28,7 +28,7 @@ from fixtures_adapters import (
 from sonicsynth.data.adapters import ADAPTERS, make_manifest, problems_path
 from sonicsynth.data.adapters.base import safe_name
 from sonicsynth.data.manifest import Utterance, read_manifest
-from sonicsynth.data.splits import assign_splits
+from sonicsynth.data.splits import assign_splits, hold_out_speaker
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -540,6 +540,20 @@ def test_output_is_deterministic_and_logged(tmp_path: Path, caplog: pytest.LogCa
 
 def utterance(utterance_id: str, speaker: str) -> Utterance:
     return Utterance(utterance_id, f"{utterance_id}.wav", "text", speaker, "en", 1.0, 16000, "test", None, "train")
+
+
+def test_a_held_out_speaker_leaves_the_base_and_keeps_its_held_out_sentences() -> None:
+    target = [replace(utterance(f"t{i:02d}", "t"), duration=20.0, split=("val", "test", "train", "train", "train",
+                                                                       "train")[i]) for i in range(6)]
+    others = [utterance("a00", "a"), utterance("b00", "b")]
+    base, few_shot = hold_out_speaker(others + list(reversed(target)), "t", train_seconds=30.0)
+    assert [u.id for u in base] == ["a00", "b00"]
+    # val and test as they are; train clips in id order until 30 s (20 s + 20 s); t04, t05 in neither
+    assert [(u.id, u.split) for u in few_shot] == [("t00", "val"), ("t01", "test"), ("t02", "train"), ("t03", "train")]
+    with pytest.raises(ValueError, match=r"speaker 'x' has no utterances \(speakers: a, b, t\)"):
+        hold_out_speaker(others + target, "x", train_seconds=30.0)
+    with pytest.raises(ValueError, match="train_seconds must be positive"):
+        hold_out_speaker(target, "t", train_seconds=0)
 
 
 def test_splits_by_utterance_are_per_speaker_and_order_independent() -> None:

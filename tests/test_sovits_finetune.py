@@ -8,6 +8,8 @@ import csv
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
 from sonicsynth.data.feature_cache import AudioHashIndex, FeatureCache
-from sonicsynth.export.from_checkpoint import package_from_checkpoint
+from sonicsynth.export.from_checkpoint import best_checkpoint, package_from_checkpoint
 from sonicsynth.export.package import (
     FamilyMismatchError,
     UnsupportedFormatVersion,
@@ -28,6 +30,8 @@ from sonicsynth.models.sovits import load_sovits
 from sonicsynth.models.sovits.few_shot import check_few_shot_set
 from sonicsynth.training import train
 from sonicsynth.utils.hydra_config import compose_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def one_speaker_manifest(corpus_manifest: Path, name: str, train_copies: int) -> tuple[Path, str]:
@@ -145,6 +149,41 @@ def test_finetuning_from_a_package_keeps_the_content_side_and_its_tokens(
     assert mel_l1 and all(math.isfinite(v) for v in mel_l1)
     best = [p for p in (finetuned / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
     assert best  # chosen by val/speaker_similarity
+
+
+def test_the_few_shot_report_scores_base_and_best_fine_tuned_model_on_held_out_clips(
+    finetuned, base_package, speaker_manifest, tmp_path
+):
+    checkpoints = finetuned / "checkpoints"
+    best = best_checkpoint(checkpoints / "last.ckpt")
+    assert best.is_file() and best.parent == checkpoints
+    package = package_from_checkpoint(best, tmp_path / "fine_tuned")
+    out = tmp_path / "report"
+    command = [sys.executable, str(ROOT / "eval" / "few_shot_report.py"), "--model", f"base={base_package}",
+               "--model", f"fine_tuned={package}", "--manifest", str(speaker_manifest), "--split", "val",
+               "--out", str(out)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+
+    report = json.loads((out / "report.json").read_text())
+    held_out = [json.loads(line)["id"] for line in speaker_manifest.read_text().splitlines()
+                if json.loads(line)["split"] == "val"]
+    assert report["utterances"] == len(held_out) and report["split"] == "val"
+    for model in ("recording", "base", "fine_tuned"):
+        rows = [r for r in report["per_utterance"] if r["model"] == model]
+        assert sorted(r["id"] for r in rows) == sorted(held_out)
+        assert all(math.isfinite(r["mel_l1"]) for r in rows)
+        if model != "recording":
+            assert all((out / model / f"{i}.wav").is_file() for i in held_out)
+    recordings = [r for r in report["per_utterance"] if r["model"] == "recording"]
+    assert all(r["speaker_similarity"] == pytest.approx(1.0, abs=1e-5) and r["mel_l1"] == 0 for r in recordings)
+    means = {m: report["summary"][m].get("speaker_similarity", {}).get("mean") for m in ("base", "fine_tuned")}
+    if None not in means.values():
+        assert report["speaker_similarity_gain"] == pytest.approx(means["fine_tuned"] - means["base"])
+    assert "| fine_tuned |" in (out / "report.md").read_text()
+
+    refused = subprocess.run([*command[:-2], "--out", str(tmp_path / "r2"), "--split", "test"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 1 and "needs train clips and 'test' clips (has" in refused.stderr
 
 
 def test_a_package_of_another_family_is_refused_naming_both(sovits_overrides, speaker_manifest, tmp_path):

@@ -83,3 +83,27 @@ def assign_splits(
             split_of_id.update((utterance_id, split) for utterance_id in ids_by_speaker[speaker])
 
     return sorted((replace(u, split=split_of_id[u.id]) for u in utterances), key=lambda u: u.id)
+
+
+def hold_out_speaker(
+    utterances: Sequence[Utterance], speaker: str, train_seconds: float
+) -> tuple[list[Utterance], list[Utterance]]:
+    """A corpus split for a few-shot experiment: (everything but `speaker`, which a base model trains
+    on; the speaker's few-shot set). The set keeps the speaker's val and test utterances as they are
+    and the first of its train utterances (by id) until `train_seconds` of audio; the speaker's other
+    train utterances are in neither list, so the base never hears the speaker. Both sorted by id."""
+    if train_seconds <= 0:
+        raise ValueError(f"train_seconds must be positive, got {train_seconds}")
+    others = sorted((u for u in utterances if u.speaker != speaker), key=lambda u: u.id)
+    own = sorted((u for u in utterances if u.speaker == speaker), key=lambda u: u.id)
+    if not own:
+        speakers = sorted({u.speaker for u in utterances})
+        raise ValueError(f"speaker {speaker!r} has no utterances (speakers: {', '.join(speakers)})")
+    chosen, total = [], 0.0
+    for utterance in own:
+        if utterance.split != "train":
+            chosen.append(utterance)
+        elif total < train_seconds:
+            chosen.append(utterance)
+            total += utterance.duration
+    return others, chosen

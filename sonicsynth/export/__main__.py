@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--trust", action="store_true", help="unpickle arbitrary objects (only for files you trust)")
+    p.add_argument("--best", action="store_true",
+                   help="package the best checkpoint of the run (by its ModelCheckpoint's metric, as recorded in CHECKPOINT)")
     p = sub.add_parser("verify", help="verify a package")
     p.add_argument("package", type=Path)
     p.add_argument("--family")
@@ -41,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "package":
-            from sonicsynth.export.from_checkpoint import package_from_checkpoint
+            from sonicsynth.export.from_checkpoint import best_checkpoint, package_from_checkpoint
 
-            out = package_from_checkpoint(args.checkpoint, args.out, trust=args.trust)
+            source = best_checkpoint(args.checkpoint, trust=args.trust) if args.best else args.checkpoint
+            out = package_from_checkpoint(source, args.out, trust=args.trust)
             print(json.dumps(load_package(out).manifest, indent=2))
         elif args.command == "verify":
             print(json.dumps(load_package(args.package, family=args.family).manifest, indent=2))

@@ -32,3 +32,20 @@ def package_from_checkpoint(checkpoint_path: str | Path, out_dir: str | Path, tr
         "global_step": checkpoint.get("global_step"),
     }
     return save_package(out_dir, weights, config, info["family"], info["compatibility_id"], source=source)
+
+
+def best_checkpoint(checkpoint_path: str | Path, trust: bool = False) -> Path:
+    """The best checkpoint that the run's ModelCheckpoint recorded in `checkpoint_path` (typically its
+    last.ckpt) by its monitored metric; the file itself when it monitors nothing."""
+    checkpoint = load_training_checkpoint(checkpoint_path, trust=trust)
+    states = [state for key, state in checkpoint.get("callbacks", {}).items() if key.startswith("ModelCheckpoint")]
+    monitored = [state for state in states if state.get("monitor") and state.get("best_model_path")]
+    if not monitored:
+        return Path(checkpoint_path)
+    best = Path(monitored[0]["best_model_path"])
+    if not best.is_file():
+        # The run directory may have moved since training: look beside this checkpoint.
+        best = Path(checkpoint_path).parent / best.name
+    if not best.is_file():
+        raise PackageError(f"{checkpoint_path}: its best checkpoint {monitored[0]['best_model_path']} is missing")
+    return best
