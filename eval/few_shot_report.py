@@ -125,14 +125,17 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, out
     summary = {name: summarize([r for r in rows if r["model"] == name], METRICS)
                for name in ["recording", *[n for n, _ in models]]}
     names = [n for n, _ in models]
-    gain = None
+    gain, improved = None, None
     if len(names) >= 2:
         first, last = (summary[n].get("speaker_similarity", {}).get("mean") for n in (names[0], names[-1]))
         gain = None if first is None or last is None else last - first
+        by_id = {(r["model"], r["id"]): r["speaker_similarity"] for r in rows}
+        improved = sum(by_id[(names[-1], u.id)] > by_id[(names[0], u.id)] for u in held_out)
     report = {
         "manifest": str(manifest), "speaker": speakers[0], "split": split, "utterances": len(held_out),
         "train_seconds": round(sum(u.duration for u in train), 2), "reference": reference.id, "seed": seed,
-        "models": sources, "summary": summary, "speaker_similarity_gain": gain, "per_utterance": rows,
+        "models": sources, "summary": summary, "speaker_similarity_gain": gain,
+        "sentences_more_similar": improved, "per_utterance": rows,
     }
     header = ["model", *METRICS]
     table = markdown_table(header, [[name, *[summary[name].get(m, {}).get("mean") for m in METRICS]] for name in summary])
@@ -145,7 +148,8 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, out
         *table, "",
     ]
     if gain is not None:
-        lines.append(f"Speaker similarity {names[-1]} - {names[0]}: {gain:+.4f}")
+        lines.append(f"Speaker similarity {names[-1]} - {names[0]}: {gain:+.4f}, higher for {improved} of "
+                     f"{len(held_out)} sentences")
     write_report(out_dir, "report", report, "\n".join(lines) + "\n")
     return report
 
