@@ -27,7 +27,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SONICSYNTH_ROOT", str(ROOT))
-sys.path.insert(0, str(ROOT))
 
 log = logging.getLogger("few_shot_report")
 
@@ -42,7 +41,7 @@ def _named_model(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-def choose_reference(train_clips: list, manifest_dir: Path):
+def choose_reference(train_clips: list):
     """The longest training clip the pipeline accepts as a reference (3-10 s)."""
     low, high = REFERENCE_SECONDS
     usable = [u for u in train_clips if low <= u.duration <= high]
@@ -96,7 +95,7 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, out
     train = [u for u in utterances if u.split == "train"]
     if not held_out or not train:
         raise ValueError(f"{manifest}: needs train clips and {split!r} clips (has {len(train)} and {len(held_out)})")
-    reference = choose_reference(train, manifest.parent)
+    reference = choose_reference(train)
     similarity = SpeakerSimilarity()
     rate = similarity.sample_rate
     centroid = np.mean([similarity.embed(load_audio(u.audio_file(manifest.parent), rate).samples, rate, name=u.id)
