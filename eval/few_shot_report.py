@@ -50,7 +50,8 @@ def choose_reference(train_clips: list):
     return max(usable, key=lambda u: (u.duration, u.id))
 
 
-def score(samples, sample_rate: int, recording, centroid, similarity, mel) -> dict[str, float]:
+def score(samples, sample_rate: int, recording, recording_embedding, centroid, similarity, mel) -> dict[str, float]:
+    """The report's metrics of one clip against the recording of its sentence (and its embedding)."""
     import numpy as np
 
     from sonicsynth.metrics.base import MetricError
@@ -61,7 +62,7 @@ def score(samples, sample_rate: int, recording, centroid, similarity, mel) -> di
     row: dict[str, float] = {}
     try:
         embedding = similarity.embed(samples, sample_rate, name="resynthesis")
-        row["speaker_similarity"] = cosine(similarity.embed(recording, sample_rate, name="recording"), embedding)
+        row["speaker_similarity"] = cosine(recording_embedding, embedding)
         row["speaker_similarity_centroid"] = cosine(centroid, embedding)
     except MetricError as err:  # e.g. no speech left after resemblyzer's VAD: reported, not fatal
         log.warning("speaker similarity: %s", err)
@@ -103,11 +104,11 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, out
     centroid /= np.linalg.norm(centroid)
     mel = MelSpectrogram(sample_rate=rate, n_fft=1024, hop_length=256, win_length=1024, n_mels=80)
 
-    rows = []
-    for utterance in held_out:
-        recording = load_audio(utterance.audio_file(manifest.parent), rate).samples
-        rows.append({"model": "recording", "id": utterance.id,
-                     **score(recording, rate, recording, centroid, similarity, mel)})
+    # Each recording loaded and embedded once: the reference of every model's resynthesis of it.
+    recordings = {u.id: load_audio(u.audio_file(manifest.parent), rate).samples for u in held_out}
+    embeddings = {i: similarity.embed(samples, rate, name=i) for i, samples in recordings.items()}
+    rows = [{"model": "recording", "id": i,
+             **score(samples, rate, samples, embeddings[i], centroid, similarity, mel)} for i, samples in recordings.items()]
     sources = {}
     for name, path in models:
         resynthesizer = SoVITSResynthesizer.load(path)
@@ -117,9 +118,8 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, out
                                                 utterance.language, reference.audio_file(manifest.parent), seed=seed)
             save_audio(out_dir / name / f"{utterance.id}.wav", result.audio, result.sample_rate)
             samples = load_audio(out_dir / name / f"{utterance.id}.wav", rate).samples
-            recording = load_audio(utterance.audio_file(manifest.parent), rate).samples
-            rows.append({"model": name, "id": utterance.id,
-                         **score(samples, rate, recording, centroid, similarity, mel)})
+            rows.append({"model": name, "id": utterance.id, **score(samples, rate, recordings[utterance.id],
+                                                                     embeddings[utterance.id], centroid, similarity, mel)})
 
     summary = {name: summarize([r for r in rows if r["model"] == name], METRICS)
                for name in ["recording", *[n for n, _ in models]]}
