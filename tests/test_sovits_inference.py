@@ -25,6 +25,7 @@ from sonicsynth.data.manifest import read_manifest
 from sonicsynth.data.semantic_tokens import (
     SUMMARY_FILE,
     TOKENS_NAME,
+    SemanticTokenFeature,
     load_semantic_tokens,
     require_token_source,
     token_settings,
@@ -362,6 +363,41 @@ def test_semantic_tokens_of_a_corpus(tiny_sovits_checkpoint, tiny_corpus, sovits
     again = extract(tiny_sovits_checkpoint, manifest, cache)
     assert again["computed"] == 0 and again["reused"] == len(usable) and again["key"] == key
     assert [p["id"] for p in again["problems"]] == ["gone"]
+
+
+def test_a_datamodule_batches_the_extracted_tokens_as_a_feature(tiny_sovits_checkpoint, tiny_corpus,
+                                                                 sovits_content_cache, corpus, tmp_path):
+    """What the GPT stage reads: `SemanticTokenFeature` in `features` finds the extracted tokens under
+    their key, batches them with lengths, and records the model they came from; computed directly it
+    gives the same tokens."""
+    cache = tmp_path / "cache"
+    shutil.copytree(sovits_content_cache, cache)
+    key = extract(tiny_sovits_checkpoint, tiny_corpus, cache)["key"]
+    tokens = load_semantic_tokens(tiny_corpus, cache, key)
+    feature = {"_target_": "sonicsynth.data.semantic_tokens.SemanticTokenFeature", "model": str(tiny_sovits_checkpoint)}
+    datamodule = SpeechDataModule(manifest=str(tiny_corpus), frontend={"_target_": "sonicsynth.text.TextFrontend"},
+                                  output_dir=str(tmp_path), sample_rate=None, cache_dir=str(cache),
+                                  features={"semantic_tokens": feature}, min_items_per_epoch=0, batch_size=3)
+    datamodule.setup()
+    assert not datamodule.problems
+    record = datamodule.feature_records[TOKENS_NAME]
+    assert record["settings"] == FeatureCache(cache).read_settings(key)["settings"]
+    batch = next(iter(datamodule.val_dataloader()))
+    for i, utterance_id in enumerate(batch["id"]):
+        length = int(batch[f"{TOKENS_NAME}_lengths"][i])
+        assert np.array_equal(batch[TOKENS_NAME][i, :, :length].numpy(), tokens[utterance_id]), utterance_id
+
+    direct = SemanticTokenFeature(str(tiny_sovits_checkpoint))
+    samples = load_audio(corpus["audio"]["mbrola-us1-002"], direct.sample_rate).samples
+    assert np.array_equal(direct(samples)[TOKENS_NAME], tokens["mbrola-us1-002"])
+
+    # Without extracted tokens, every utterance is reported, none dropped silently.
+    bare = SpeechDataModule(manifest=str(tiny_corpus), frontend={"_target_": "sonicsynth.text.TextFrontend"},
+                            output_dir=str(tmp_path / "bare"), sample_rate=None, cache_dir=str(tmp_path / "empty"),
+                            features={"semantic_tokens": feature}, min_items_per_epoch=0)
+    with pytest.raises(ValueError, match="no usable training utterances"):
+        bare.setup()
+    assert all(p["reason"] == f"features not prepared: {key}" for p in bare.problems)
 
 
 def test_semantic_tokens_compute_missing_content_or_report_it(tiny_sovits_checkpoint, tiny_corpus, tmp_path):

@@ -12,8 +12,10 @@ mix and a model whose token side is unchanged finds its tokens again. Why the ca
 TSV GPT-SoVITS writes (`name<TAB>tokens`): the GPT's datamodule reads manifest + cache exactly as the
 SoVITS one reads content features (padded, with lengths, keyed by the audio's content, so a renamed
 corpus keeps its tokens); a re-run skips the recordings that have tokens; writes are atomic.
-`load_semantic_tokens` gives them keyed by utterance id; `require_token_source` refuses a SoVITS
-model other than the one the tokens (and so a GPT trained on them) came from.
+`load_semantic_tokens` gives them keyed by utterance id; `SemanticTokenFeature` names them as a
+feature of a datamodule (`data.features`), so the GPT stage batches them like any cached feature and
+records which model they came from; `require_token_source` refuses a SoVITS model other than the one
+the tokens (and so a GPT trained on them) came from.
 
 Content features are read from the cache when prepared with the settings the model recorded (as
 training read them), else computed with the model's extractor and cached (`prepare_recording`).
@@ -34,10 +36,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sonicsynth.audio import AudioError, load_audio
+from sonicsynth.audio import AudioError, load_audio, resample
 from sonicsynth.data.feature_cache import AudioHashIndex, FeatureCache, feature_key, prepare_recording
 from sonicsynth.data.manifest import read_manifest
 from sonicsynth.export.package import CompatibilityError
+from sonicsynth.features.extractors import FeatureExtractor
 from sonicsynth.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,37 @@ def token_settings(resynthesizer) -> dict[str, Any]:
         "frames": {"sample_rate": resynthesizer.sample_rate, "hop_length": resynthesizer.hop_length,
                    "token_upsample": generator.token_upsample},
     }
+
+
+class SemanticTokenFeature(FeatureExtractor):
+    """The semantic tokens of a trained SoVITS model as a feature of the cache: its key is the one
+    `extract_semantic_tokens` writes them under, so a datamodule listing it in `features` reads the
+    extracted tokens (and reports the utterances that have none), and its record (name, settings:
+    the model's compatibility id and token-weight hash) travels with the models trained on them.
+
+    Computing them here (`prepare_features`) gives the same tokens as the extraction script when the
+    content extractor reads the model's own sample rate; at another rate the waveform is resampled
+    from the model's rate rather than read from the file, so prefer the script there.
+    """
+
+    name = TOKENS_NAME
+
+    def __init__(self, model: str, content: dict[str, Any] | None = None, trust: bool = False) -> None:
+        from sonicsynth.pipelines.resynth import SoVITSResynthesizer
+
+        self.resynthesizer = SoVITSResynthesizer.load(model, content=content, trust=trust)
+        self.sample_rate = self.resynthesizer.sample_rate
+        self._settings = token_settings(self.resynthesizer)
+
+    def settings(self) -> dict[str, Any]:
+        return self._settings
+
+    def __call__(self, wav: np.ndarray) -> dict[str, np.ndarray]:
+        model = self.resynthesizer
+        content_rate = model.content_extractor.sample_rate
+        content = model.content_features(resample(wav, self.sample_rate, content_rate))
+        tokens = model.tokens_from_content(content, model.frames_of(len(wav)))
+        return {TOKENS_NAME: tokens.cpu().numpy().astype(np.int64)}
 
 
 @dataclass
