@@ -4,7 +4,9 @@ mask, cached vs recomputed decoding, sampling, and a tiny model that learns."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import math
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -247,7 +249,8 @@ def test_later_tokens_do_not_change_earlier_logits_but_every_phone_changes_all()
     bert = torch.randn(1, 1024, 6, generator=g)
     assert not torch.allclose(model.token_logits(phones, lengths[0], tokens, lengths[1], bert), base, atol=1e-4)
     # no BERT features = zero features
-    torch.testing.assert_close(model.token_logits(phones, lengths[0], tokens, lengths[1], torch.zeros(1, 1024, 6)), base)
+    zeros = torch.zeros(1, 1024, 6)
+    torch.testing.assert_close(model.token_logits(phones, lengths[0], tokens, lengths[1], zeros), base)
 
 
 def test_layers_compute_what_torch_post_norm_encoder_layers_compute():
@@ -274,7 +277,8 @@ def test_positions_are_interleaved_sinusoids_scaled_by_alpha():
     expected = torch.stack([torch.sin(position * frequencies), torch.cos(position * frequencies)], dim=-1).flatten(1)
     torch.testing.assert_close(added[0], 2.5 * expected, rtol=1e-5, atol=1e-5)
     # explicit positions (a decoding step) give the rows of the same table
-    torch.testing.assert_close(model.embed_tokens(tokens[:, :1], torch.tensor([[2]])), model.embed_tokens(tokens)[:, 2:])
+    step = model.embed_tokens(tokens[:, :1], torch.tensor([[2]]))
+    torch.testing.assert_close(step, model.embed_tokens(tokens)[:, 2:])
 
 
 def test_padding_changes_nothing_and_the_loss_is_a_sum_over_items():
@@ -287,7 +291,8 @@ def test_padding_changes_nothing_and_the_loss_is_a_sum_over_items():
     item_losses = []
     for i in range(3):
         n, t = int(batch["phone_lengths"][i]), int(batch["prompt_lengths"][i])
-        alone = (batch["phone_ids"][i : i + 1, :n], torch.tensor([n]), batch["prompt_tokens"][i : i + 1, :t], torch.tensor([t]))
+        alone = (batch["phone_ids"][i : i + 1, :n], torch.tensor([n]),
+                 batch["prompt_tokens"][i : i + 1, :t], torch.tensor([t]))
         torch.testing.assert_close(model.token_logits(*alone)[0], logits[i, :t], rtol=1e-5, atol=1e-5)
         item_losses.append(model(*alone).ce_loss)
     torch.testing.assert_close(total.ce_loss, torch.stack(item_losses).sum(), rtol=1e-5, atol=1e-5)
@@ -440,3 +445,15 @@ def test_tiny_model_overfits_one_batch_and_then_decodes_it():
         assert result.lengths.tolist() == [7, 4] and bool(result.stopped_at_eos.all())
         assert result.sequences()[0].tolist() == tokens[0, 2:9].tolist()
         assert result.sequences()[1].tolist() == tokens[1, 2:6].tolist()
+
+
+def test_decoding_benchmark_runs_and_both_paths_agree(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_gpt_decoding", ROOT / "eval" / "bench_gpt_decoding.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = bench.main(["--quick", "--out", str(tmp_path / "bench.json")])
+    assert report["tokens_equal"] and report["first_differing_token"] is None
+    assert report["max_abs_logit_difference"] < 1e-4
+    for path in ("kv_cache", "no_cache"):
+        assert math.isfinite(report[path]["tokens_per_second"]) and report[path]["tokens_per_second"] > 0
+    assert json.loads((tmp_path / "bench.json").read_text())["settings"]["network"] == "tiny"
