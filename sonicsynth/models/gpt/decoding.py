@@ -191,7 +191,9 @@ class _Decoder:
         longest = int(self.lengths.max()) if self.batch else 0
         logits = None
         if self.logits is not None:
-            logits = self.logits[:, : int((self.lengths + self.stopped_at_eos.long()).max()) if self.batch else 0]
+            # an item that stopped at end-of-speech ran one step more than it has tokens
+            steps = self.lengths + self.stopped_at_eos.long()
+            logits = self.logits[:, : int(steps.max()) if self.batch else 0]
         return DecodingResult(self.generated[:, :longest].clone(), self.lengths, self.stopped_at_eos, logits)
 
 
