@@ -433,7 +433,7 @@ def test_tiny_model_overfits_one_batch_and_then_decodes_it():
         output.loss.backward()
         optimizer.step()
         losses.append(output.ce_loss.item())
-    assert losses[0] > 100 and losses[-1] < 0.05 * losses[0], losses[::10]
+    assert losses[0] > 50 and losses[-1] < 0.05 * losses[0], losses[::10]
     assert output.accuracy.item() == 1.0 and torch.isfinite(output.dpo_loss)
 
     # greedy decoding from the first two tokens continues the memorised ones and stops at its own end
