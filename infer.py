@@ -6,6 +6,9 @@ Tasks:
            text="<its transcript>" lang=<en|zh|...|auto> ref_audio=<3-10 s wav of the target voice>
            [content.model_dir=<HuBERT directory>] [seed=0] [noise_scale=0.5]
            (quote a transcript with commas for Hydra: 'text="Hello, world."')
+  tts      gpt=<GPT package dir, training .ckpt or published s1 .ckpt> ckpt=<the SoVITS model it was trained with>
+           text="<what to say>" lang=<en|zh|...> ref_audio=<3-10 s wav of the voice> ref_text="<its transcript>"
+           [ref_lang=...] [seed=0] [stream=true] [sampling.top_k=15 ...] (ref_text=null: reference-free)
 """
 
 import os
@@ -52,7 +55,37 @@ def run_resynth(cfg: DictConfig) -> Path:
                    seed=cfg.seed, noise_scale=cfg.noise_scale)
 
 
-TASKS = {"vocode": run_vocode, "resynth": run_resynth}
+def run_tts(cfg: DictConfig) -> Path:
+    from sonicsynth.models.gpt.decoding import SamplingSettings
+    from sonicsynth.pipelines.tts import TextToSpeech, tts
+
+    if cfg.gpt is None:
+        raise ValueError("task=tts needs gpt=<the GPT package or checkpoint> (and ckpt=<its SoVITS model>)")
+    if cfg.ref_audio is None:
+        raise ValueError("task=tts needs ref_audio=<wav of the voice to speak in, 3-10 s>")
+    if cfg.text is None:
+        raise ValueError("task=tts needs text=\"<what to say>\"")
+    speaker = TextToSpeech.load(
+        cfg.gpt, cfg.ckpt,
+        content=OmegaConf.to_container(cfg.content, resolve=True),
+        trust=cfg.trust_checkpoint,
+        device=cfg.device,
+        reference_min_sec=cfg.reference_min_sec,
+        reference_max_sec=cfg.reference_max_sec,
+        min_speech_level_db=cfg.min_speech_level_db,
+        sampling=SamplingSettings(**OmegaConf.to_container(cfg.sampling, resolve=True)),
+        noise_scale=cfg.noise_scale,
+        pause_sec=cfg.pause_sec,
+        max_piece_chars=cfg.max_piece_chars,
+        max_piece_sec=cfg.max_piece_sec,
+    )
+    parameters = OmegaConf.to_container(cfg, resolve=True)
+    ref_text = None if cfg.ref_text is None else str(cfg.ref_text)
+    return tts(speaker, str(cfg.text), cfg.lang, cfg.ref_audio, cfg.output_dir, parameters, reference_text=ref_text,
+               reference_language=cfg.ref_lang, seed=cfg.seed, stream=cfg.stream, output_name=cfg.output_name)
+
+
+TASKS = {"vocode": run_vocode, "resynth": run_resynth, "tts": run_tts}
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="infer")

@@ -287,7 +287,7 @@ def test_padding_changes_nothing_and_the_loss_is_a_sum_over_items():
     args = (batch["phone_ids"], batch["phone_lengths"], batch["prompt_tokens"], batch["prompt_lengths"])
     logits = model.token_logits(*args)
     total = model(*args)
-    assert int(total.num_targets) == int(batch["prompt_lengths"].sum())
+    assert int(total.num_targets) == int(batch["prompt_lengths"].sum()) + 3  # each item's tokens + end-of-speech
     item_losses = []
     for i in range(3):
         n, t = int(batch["phone_lengths"][i]), int(batch["prompt_lengths"][i])
@@ -296,9 +296,16 @@ def test_padding_changes_nothing_and_the_loss_is_a_sum_over_items():
         torch.testing.assert_close(model.token_logits(*alone)[0], logits[i, :t], rtol=1e-5, atol=1e-5)
         item_losses.append(model(*alone).ce_loss)
     torch.testing.assert_close(total.ce_loss, torch.stack(item_losses).sum(), rtol=1e-5, atol=1e-5)
-    # the target after the last token is end-of-speech, padding has none
-    targets = model.next_token_targets(batch["prompt_tokens"], batch["prompt_lengths"])
-    assert targets[1].tolist() == [batch["prompt_tokens"][1, 1].item(), EOS, -100, -100, -100, -100]
+    # the first token is predicted at the last phone, end-of-speech after the last token, padding has none
+    targets = model.training_targets(batch["prompt_tokens"], batch["prompt_lengths"])
+    tokens = batch["prompt_tokens"][1].tolist()
+    assert int(batch["prompt_lengths"][1]) == 2
+    assert targets[1].tolist() == [tokens[0], tokens[1], EOS, -100, -100, -100, -100]
+    training = model.training_logits(*args)
+    last_phone = model.next_token_logits(batch["phone_ids"], batch["phone_lengths"], batch["prompt_tokens"],
+                                         torch.zeros(3, dtype=torch.long))
+    torch.testing.assert_close(training[:, 0], last_phone, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(training[:, 1:], logits, rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------------ decoding

@@ -37,8 +37,8 @@ class GPTTrainingOutput:
     loss: torch.Tensor  # scalar: ce_loss (+ dpo_loss when requested)
     ce_loss: torch.Tensor  # scalar: cross-entropy summed over every next-token target of the batch
     accuracy: torch.Tensor  # scalar: top-k accuracy over the targets that are not end-of-speech
-    num_targets: torch.Tensor  # scalar (long): targets in ce_loss, i.e. the sum of token lengths
-    logits: torch.Tensor  # (batch, tokens, vocab) at the token positions
+    num_targets: torch.Tensor  # scalar (long): targets in ce_loss, i.e. the sum of (token lengths + 1)
+    logits: torch.Tensor  # (batch, tokens + 1, vocab), see `SemanticGPT.training_logits`
     dpo_loss: torch.Tensor | None = None  # scalar, when the DPO term was requested
 
 
@@ -207,14 +207,33 @@ class SemanticGPT(nn.Module):
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         return self.ar_predict_layer(hidden[rows, last_position(phone_lengths, token_lengths, phone_ids.shape[1])])
 
-    def next_token_targets(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> torch.Tensor:
-        """(batch, tokens) targets: the next token, end-of-speech after the last, IGNORE_INDEX past it."""
-        valid = lengths_to_mask(token_lengths, tokens.shape[1])
-        shifted = F.pad(tokens[:, 1:], (0, 1), value=self.eos_id).clone()
+    def training_logits(
+        self,
+        phone_ids: torch.Tensor,
+        phone_lengths: torch.Tensor,
+        tokens: torch.Tensor,
+        token_lengths: torch.Tensor,
+        bert_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Teacher-forced logits (batch, tokens + 1, vocab): position 0 is read at the last phone and
+        predicts the first token; position t + 1 is read at tokens[:, t] and predicts the one after.
+
+        The published recipe only trains the second kind, so its first token is only ever predicted
+        after a reference prompt; training the first as well makes reference-free decoding (which
+        starts at the last phone) start from a trained position. Published weights are unaffected.
+        """
+        hidden = self.hidden_states(phone_ids, phone_lengths, tokens, token_lengths, bert_features)
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        at_last_phone = hidden[rows, phone_lengths - 1].unsqueeze(1)
+        return self.ar_predict_layer(torch.cat([at_last_phone, hidden[:, phone_ids.shape[1]:]], dim=1))
+
+    def training_targets(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, tokens + 1) targets of `training_logits`: the tokens, end-of-speech after the last,
+        IGNORE_INDEX past it."""
+        targets = F.pad(tokens, (0, 1), value=self.eos_id).clone()
         rows = torch.arange(tokens.shape[0], device=tokens.device)
-        last = (token_lengths - 1).clamp(min=0)
-        shifted[rows, last] = self.eos_id
-        return shifted.masked_fill(~valid, IGNORE_INDEX)
+        targets[rows, token_lengths] = self.eos_id
+        return targets.masked_fill(~lengths_to_mask(token_lengths + 1, targets.shape[1]), IGNORE_INDEX)
 
     def forward(
         self,
@@ -235,8 +254,8 @@ class SemanticGPT(nn.Module):
         """
         if int(token_lengths.min()) < 1:
             raise ValueError("every training item needs at least one semantic token (token_lengths >= 1)")
-        logits = self.token_logits(phone_ids, phone_lengths, tokens, token_lengths, bert_features)
-        targets = self.next_token_targets(tokens, token_lengths)
+        logits = self.training_logits(phone_ids, phone_lengths, tokens, token_lengths, bert_features)
+        targets = self.training_targets(tokens, token_lengths)
         ce_loss = F.cross_entropy(
             logits.float().transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="sum"
         )
@@ -245,9 +264,9 @@ class SemanticGPT(nn.Module):
         loss, preference = ce_loss, None
         if dpo:
             rejected, rejected_lengths = make_rejected_tokens(tokens, token_lengths, generator)
-            rejected_logits = self.token_logits(phone_ids, phone_lengths, rejected, rejected_lengths, bert_features)
+            rejected_logits = self.training_logits(phone_ids, phone_lengths, rejected, rejected_lengths, bert_features)
             chosen_logp = sequence_log_probs(logits, targets)
-            rejected_logp = sequence_log_probs(rejected_logits, self.next_token_targets(rejected, rejected_lengths))
+            rejected_logp = sequence_log_probs(rejected_logits, self.training_targets(rejected, rejected_lengths))
             preference = dpo_loss(chosen_logp, rejected_logp, self.dpo_beta)
             loss = loss + preference
         return GPTTrainingOutput(loss, ce_loss, accuracy, num_targets, logits, preference)
