@@ -182,7 +182,9 @@ class GPTLitModule(PackageableModule):
         saved = (checkpoint.get("hyper_parameters") or {}).get("token_source")
         current = self.hparams.get("token_source")
         if saved is not None and current is not None:
-            require_same_tokens(_plain(saved), _plain(current), "the checkpoint resumed from is a GPT that")
+            path = getattr(self._trainer, "ckpt_path", None) if self._trainer is not None else None
+            where = f"the checkpoint resumed from ({path})" if path else "the checkpoint resumed from"
+            require_same_tokens(_plain(saved), _plain(current), f"{where} is a GPT that")
 
     # ------------------------------------------------------------------ inputs
     def prepare_inputs(self, batch: Mapping[str, Any]) -> GPTInputs:
@@ -204,8 +206,11 @@ class GPTLitModule(PackageableModule):
             ("phone", phones, self.net.phone_vocab_size, "phone table (model.net.phone_vocab_size)"),
             ("semantic token", tokens, self.net.codebook_size, "codebook (model.net.codebook_size)"),
         ):
-            if values.numel() and (int(values.max()) >= limit or int(values.min()) < 0):
-                bad = int(values.max()) if int(values.max()) >= limit else int(values.min())
+            if not values.numel():
+                continue
+            largest, smallest = int(values.max()), int(values.min())
+            if largest >= limit or smallest < 0:
+                bad = largest if largest >= limit else smallest
                 row = int(((values >= limit) | (values < 0)).any(dim=-1).nonzero()[0])
                 item = f" of utterance {ids[row]!r}" if row < len(ids) else ""
                 raise ValueError(f"{name} id {bad}{item} is outside the GPT's {what} of {limit} ids")
