@@ -212,6 +212,15 @@ def test_a_gpt_trained_on_another_sovits_models_tokens_is_refused(gpt_overrides,
         module.on_load_checkpoint({"hyper_parameters": {"token_source": config["token_source"]}})
 
 
+def test_a_gpt_trained_on_another_symbol_table_is_refused(gpt_overrides, tiny_gpt_checkpoint, tmp_path):
+    weights_, config = GPTLitModule.package_contents(load_training_checkpoint(tiny_gpt_checkpoint))
+    mine = config["text_settings"]["symbol_table_version"]
+    config["text_settings"] = {**config["text_settings"], "symbol_table_version": "0"}
+    package = save_package(tmp_path / "other", weights_, config, "gpt", config["token_source"]["settings"]["compatibility_id"])
+    with pytest.raises(CompatibilityError, match=rf"init_from={package}.*symbol table version '0'.*version '{mine}'"):
+        train(compose_train(gpt_overrides(tmp_path / "run", 1, f"init_from={package}")))
+
+
 # ------------------------------------------------------------------------------------------ inputs
 
 

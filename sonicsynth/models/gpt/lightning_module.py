@@ -13,7 +13,8 @@ position scales are left alone), a linear warm-up then cosine decay applied at e
 The GPT belongs to the SoVITS model whose tokens it reads: when training starts it records the token
 feature's record (`token_source`: that model's compatibility id and the hash of its token weights) and
 how the phone ids were made (`text_settings`), takes the token source's compatibility id as its own,
-and refuses a fine-tuning start (`init_from`) or a resumed checkpoint trained on other tokens, and data
+and refuses a fine-tuning start (`init_from`) or a resumed checkpoint trained on other tokens (or, for
+a start, on phone ids of another symbol table), and data
 whose phones or tokens its tables cannot hold.
 
 Randomness of a step (dropout; the corrupted copies of the DPO term) comes from generators seeded by
@@ -105,8 +106,9 @@ class GPTLitModule(PackageableModule):
         # bert_proj's bias alone, and its weight no gradient. Frozen, it is neither decayed by AdamW
         # (a published start keeps its trained projection) nor reported unused by DDP.
         self.net.bert_proj.weight.requires_grad_(False)
-        # Where a fine-tuning start came from and the token source it recorded (see on_initial_weights).
-        self._start: tuple[Path, dict | None] | None = None
+        # Where a fine-tuning start came from, and the token source and text settings it recorded
+        # (see on_initial_weights).
+        self._start: tuple[Path, dict | None, dict | None] | None = None
 
     # ------------------------------------------------------------------ set-up and checks
     @property
@@ -114,8 +116,7 @@ class GPTLitModule(PackageableModule):
         return f"top{self.net.accuracy_top_k}_acc"
 
     def on_initial_weights(self, path: Path, recorded: Mapping[str, Any]) -> None:
-        token_source = recorded.get("token_source")
-        self._start = (Path(path), _plain(token_source) if token_source is not None else None)
+        self._start = (Path(path), _plain(recorded.get("token_source")), _plain(recorded.get("text_settings")))
 
     def setup(self, stage: str) -> None:
         """Record the token source and the phone ids' settings from the datamodule (set up first),
@@ -124,14 +125,16 @@ class GPTLitModule(PackageableModule):
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         text = getattr(datamodule, "text_settings", None)
         if text is not None:
-            self.hparams.text_settings = _plain(text)
+            text = self.hparams.text_settings = _plain(text)
+            if self._start is not None and self._start[2] is not None:
+                require_same_phone_table(self._start[2], text, f"init_from={self._start[0]}")
         record = (getattr(datamodule, "feature_records", None) or {}).get(TOKENS_NAME)
         if record is None:
             return
         record = _plain(record)
         self.check_token_table(record)
         if self._start is not None:
-            path, started_on = self._start
+            path, started_on, _ = self._start
             if started_on is None:
                 log.warning("init_from=%s records no token source: cannot check that it was trained on the tokens of "
                             "%s", path, _token_model(record))
@@ -314,6 +317,19 @@ def require_same_tokens(trained_on: Mapping[str, Any], current: Mapping[str, Any
                 "mean other sounds. Extract the tokens with the SoVITS model the GPT was trained on (or one fine-tuned "
                 "from it with its quantizer frozen), or train the GPT without init_from"
             )
+
+
+def require_same_phone_table(trained_with: Mapping[str, Any], current: Mapping[str, Any], what: str) -> None:
+    """Refuse a start whose phone ids come from another symbol table than this run's: the same ids
+    would name other phones. Other front-end differences (e.g. its settings) are only reported."""
+    before, now = trained_with.get("symbol_table_version"), current.get("symbol_table_version")
+    if before != now:
+        raise CompatibilityError(
+            f"{what} was trained on phone ids of symbol table version {before!r}; this run's phone ids come from "
+            f"version {now!r} (sonicsynth.text.symbols): the same ids name other phones"
+        )
+    if dict(trained_with) != dict(current):
+        log.warning("%s was trained with other text settings (%s) than this run's (%s)", what, trained_with, current)
 
 
 def _token_model(record: Mapping[str, Any]) -> str:
