@@ -14,8 +14,7 @@ The GPT belongs to the SoVITS model whose tokens it reads: when training starts 
 feature's record (`token_source`: that model's compatibility id and the hash of its token weights) and
 how the phone ids were made (`text_settings`), takes the token source's compatibility id as its own,
 and refuses a fine-tuning start (`init_from`) or a resumed checkpoint trained on other tokens (or, for
-a start, on phone ids of another symbol table), and data
-whose phones or tokens its tables cannot hold.
+a start, on phone ids of another symbol table), and data whose phones or tokens its tables cannot hold.
 
 Randomness of a step (dropout; the corrupted copies of the DPO term) comes from generators seeded by
 (seed, epoch, batch index, rank), so the same seed gives the same run and a run resumed from an
