@@ -32,7 +32,8 @@ def load_initial_weights(model: L.LightningModule, path: str | Path, trust: bool
     quantizer frozen makes the same semantic tokens as its base, so it must be accepted beside a GPT
     trained on the base's tokens (`require_compatible`). A module that says its fine-tuning breaks
     that (`keeps_compatibility_when_fine_tuned`, e.g. SoVITS with a trainable quantizer) keeps its
-    own fresh id instead.
+    own fresh id instead. The module is told what its start recorded (`on_initial_weights`), so it
+    can refuse a start that does not fit the data (a GPT trained on another SoVITS's tokens).
     """
     path = Path(path)
     if path.is_dir():
@@ -45,6 +46,7 @@ def load_initial_weights(model: L.LightningModule, path: str | Path, trust: bool
         package = load_package(path, family=family)
         model.load_package_weights(package)
         source_id = package.compatibility_id
+        recorded = package.config
     else:
         checkpoint = load_training_checkpoint(path, trust=trust)
         state_dict = checkpoint["state_dict"]
@@ -52,7 +54,10 @@ def load_initial_weights(model: L.LightningModule, path: str | Path, trust: bool
         model.load_state_dict(state_dict)
         info = checkpoint.get("sonicsynth") or {}
         source_id = info.get("compatibility_id")
+        recorded = checkpoint.get("hyper_parameters") or {}
     log.info("initial weights from %s", path)
+    if isinstance(model, PackageableModule):
+        model.on_initial_weights(path, recorded)
     if isinstance(model, PackageableModule) and source_id:
         if model.keeps_compatibility_when_fine_tuned():
             model.hparams.compatibility_id = source_id

@@ -133,3 +133,69 @@ def tiny_aligner_overrides(tiny_corpus: Path):
         ]
 
     return make
+
+
+# ------------------------------------------------------------------------------------------ GPT
+
+
+@pytest.fixture(scope="session")
+def semantic_token_cache(tiny_sovits_checkpoint: Path, tiny_corpus: Path, sovits_content_cache: Path,
+                         tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the content cache with the tiny corpus's semantic tokens from `tiny_sovits_checkpoint`
+    (what the GPT stage trains on), extracted once."""
+    import shutil
+
+    from sonicsynth.data.semantic_tokens import extract_semantic_tokens
+    from sonicsynth.pipelines.resynth import SoVITSResynthesizer
+
+    cache = tmp_path_factory.mktemp("gpt_cache") / "cache"
+    shutil.copytree(sovits_content_cache, cache)
+    summary = extract_semantic_tokens(tiny_corpus, cache, SoVITSResynthesizer.load(tiny_sovits_checkpoint),
+                                      progress=False)
+    assert summary.computed == summary.utterances and not summary.problems
+    return cache
+
+
+@pytest.fixture(scope="session")
+def gpt_overrides(tiny_corpus: Path, tiny_sovits_checkpoint: Path, semantic_token_cache: Path,
+                  tmp_path_factory: pytest.TempPathFactory):
+    """make(run_dir, epochs, *extra) -> the train.py overrides of a tiny GPT run (experiment=gpt_base_demo
+    with model=gpt_tiny) on the tiny corpus's tokens from `tiny_sovits_checkpoint`: 4 batches of 2 an
+    epoch, 2 accumulated per optimizer step, 1 validation batch, CPU, CSV logger."""
+    phonemized = tmp_path_factory.mktemp("gpt_phonemized")
+
+    def make(run_dir: Path, epochs: int, *extra: str) -> list[str]:
+        return [
+            "experiment=gpt_base_demo",
+            "model=gpt_tiny",
+            f"data.manifest={tiny_corpus}",
+            f"data.cache_dir={semantic_token_cache}",
+            f"data.features.semantic_tokens.model={tiny_sovits_checkpoint}",
+            f"data.phonemization_cache_dir={phonemized}",
+            "data.batch_size=2",
+            "data.num_workers=0",
+            "data.min_items_per_epoch=8",
+            f"trainer.max_epochs={epochs}",
+            "++trainer.limit_train_batches=4",
+            "++trainer.accumulate_grad_batches=2",
+            "trainer.limit_val_batches=1",
+            "++trainer.num_sanity_val_steps=0",
+            "trainer.log_every_n_steps=1",
+            "logger=csv",
+            f"paths.output_dir={run_dir}",
+            f"paths.log_dir={run_dir}",
+            *extra,
+        ]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt_checkpoint(gpt_overrides, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """last.ckpt of one epoch of the tiny GPT on the tokens of `tiny_sovits_checkpoint`."""
+    from sonicsynth.training import train
+    from sonicsynth.utils.hydra_config import compose_config
+
+    run_dir = tmp_path_factory.mktemp("tiny_gpt")
+    train(compose_config("train", gpt_overrides(run_dir, 1, "validate_before_training=false")))
+    return run_dir / "checkpoints" / "last.ckpt"

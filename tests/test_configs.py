@@ -81,3 +81,52 @@ def test_the_voice_demo_recipes_compose_on_ctc_content_features():
     assert module.hop_length == 320 and module.sample_rate == 16000
     content_model = compose_train(["experiment=aligner_content_demo", "paths.output_dir=o"])
     assert content_model.data.manifest == base.data.manifest and content_model.model.ctc_epochs == 8
+
+
+def test_the_gpt_recipes_compose_and_their_models_build():
+    from omegaconf.errors import InterpolationResolutionError
+
+    from sonicsynth.models.gpt import GPTLitModule
+    from sonicsynth.text.symbols import SYMBOLS
+
+    tokens = "data.features.semantic_tokens.model=sovits_package"
+    base = compose_train(["experiment=gpt_base", tokens, "paths.output_dir=o"])
+    few_shot = compose_train(["experiment=gpt_1min", tokens, "init_from=gpt", "data.manifest=m", "paths.output_dir=o"])
+    base_demo = compose_train(["experiment=gpt_base_demo", tokens, "paths.output_dir=o"])
+    few_shot_demo = compose_train(["experiment=gpt_1min_demo", tokens, "init_from=gpt", "paths.output_dir=o"])
+    recipes = (base, few_shot, base_demo, few_shot_demo)
+    for cfg in recipes:
+        assert cfg.model._target_ == "sonicsynth.models.gpt.GPTLitModule"
+        assert cfg.data.sample_rate is None and list(cfg.data.features) == ["semantic_tokens"]
+        assert cfg.data.features.semantic_tokens.model == "sovits_package"
+        assert cfg.callbacks.model_checkpoint.monitor == "val/ce_per_token" and cfg.callbacks.model_checkpoint.mode == "min"
+        assert cfg.callbacks.learning_rate_monitor.logging_interval == "step"
+        assert cfg.trainer.gradient_clip_val == 1.0 and not cfg.model.dpo
+    assert base.trainer.accelerator == few_shot.trainer.accelerator == "gpu" and base.trainer.precision == "bf16-mixed"
+    assert base_demo.trainer.accelerator == few_shot_demo.trainer.accelerator == "cpu"
+    assert base.data.min_items_per_epoch == 0 and base.data.batch_size == 8
+    for recipe, start in ((few_shot, base), (few_shot_demo, base_demo)):
+        assert recipe.data.min_items_per_epoch == 100 and recipe.trainer.accumulate_grad_batches == 2
+        assert 8 <= recipe.trainer.max_epochs <= 15 and recipe.model.learning_rate < start.model.learning_rate
+        assert recipe.data.val_speakers is None
+        assert recipe.model.net == start.model.net  # a fine-tune loads its base's weights
+    assert base_demo.data.manifest.endswith("manifest.without-fillets-v.jsonl")
+    assert few_shot_demo.data.manifest.endswith("manifest.fillets-v.jsonl")
+    assert base.model.net.num_layers == 24 and base.model.net.phone_vocab_size == 732
+    demo_net = base_demo.model.net
+    assert (demo_net.dim, demo_net.heads, demo_net.num_layers, demo_net.ffn_dim) == (256, 4, 6, 1024)
+    assert demo_net.phone_vocab_size is None
+
+    # Required keys refuse to resolve until given, naming the key.
+    unset = compose_train(["experiment=gpt_1min_demo", "paths.output_dir=o"])
+    for key in ("init_from", "data.features.semantic_tokens.model"):
+        with pytest.raises(InterpolationResolutionError, match=rf"{key} is required by this experiment: give {key}=<"):
+            OmegaConf.select(unset, key)
+    with pytest.raises(InterpolationResolutionError, match=r"data.manifest is required"):
+        OmegaConf.select(compose_train(["experiment=gpt_1min", "paths.output_dir=o"]), "data.manifest")
+
+    # The models build: the published size (77.6M parameters) and the demo's.
+    for cfg, parameters in ((base, 77_606_402), (base_demo, 5_685_506)):
+        module = instantiate(cfg.model)
+        assert isinstance(module, GPTLitModule) and sum(p.numel() for p in module.parameters()) == parameters
+        assert module.net.phone_vocab_size == (732 if cfg is base else len(SYMBOLS))  # the demo: our own table

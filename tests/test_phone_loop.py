@@ -9,7 +9,6 @@ import math
 import pytest
 import torch
 
-from sonicsynth.models.aligner.lightning_module import phase_one_cycle
 from sonicsynth.models.aligner.phone_loop import (
     BLANK_CLASS,
     PAUSE_CLASS,
@@ -19,6 +18,7 @@ from sonicsynth.models.aligner.phone_loop import (
     split_words,
     viterbi_states,
 )
+from sonicsynth.nn.schedules import phase_one_cycle
 
 NUM_CLASSES = 9
 

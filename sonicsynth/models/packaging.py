@@ -4,6 +4,8 @@ that say which family and class wrote them, so `sonicsynth.export` can package a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -55,6 +57,13 @@ class PackageableModule(L.LightningModule):
         header = f"{package.path / WEIGHTS_FILE} does not fit {type(self).__name__}.{name}:"
         check_state_dict_matches(target, package.state_dict, package.path, header=header)
         target.load_state_dict(package.state_dict, strict=True)
+
+    def on_initial_weights(self, path: Path, recorded: Mapping[str, Any]) -> None:
+        """Called by `sonicsynth.training.load_initial_weights` once a fine-tuning start's weights are
+        in, with what the start recorded about itself: a package's config, or a training checkpoint's
+        hyper-parameters. A family whose start must fit the data (e.g. the GPT and the semantic tokens
+        it reads) keeps what it needs here and checks it when the datamodule is known (`setup`).
+        Nothing by default."""
 
     def keeps_compatibility_when_fine_tuned(self) -> bool:
         """Whether this module, started from another run's weights, stays compatible with the

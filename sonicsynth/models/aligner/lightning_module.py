@@ -25,8 +25,6 @@ alignment (`package_contents` records which as `decoding`).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -42,6 +40,7 @@ from sonicsynth.models.aligner.phone_loop import (
     full_sum_loss,
 )
 from sonicsynth.models.packaging import PackageableModule
+from sonicsynth.nn.schedules import phase_one_cycle
 from sonicsynth.text.symbols import SYMBOLS
 
 
@@ -54,24 +53,6 @@ def greedy_decode(log_probs: torch.Tensor, length: int) -> list[int]:
             out.append(token)
         previous = token
     return out
-
-
-def phase_one_cycle(phases: list[tuple[float, int]], warmup: float = 0.1) -> Callable[[int], float]:
-    """Learning-rate factor per step for phases of (peak factor, steps), each its own one-cycle:
-    linear warm-up from peak/25 over `warmup` of its steps, then cosine annealing towards zero.
-    (torch's OneCycleLR keeps its peak in the optimizer's param groups, so two cannot be chained.)"""
-
-    def factor(step: int) -> float:
-        for peak, steps in phases:
-            if step < steps:
-                rise = max(1, round(warmup * steps))
-                if step < rise:
-                    return peak * (0.04 + 0.96 * step / rise)
-                return peak * 0.5 * (1 + math.cos(math.pi * (step - rise) / max(1, steps - rise)))
-            step -= steps
-        return 0.0
-
-    return factor
 
 
 class CTCAlignerLitModule(PackageableModule):

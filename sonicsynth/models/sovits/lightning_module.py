@@ -30,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
@@ -44,6 +43,7 @@ from sonicsynth.models.sovits.losses import kl_divergence
 from sonicsynth.models.sovits.sequence import resample_frames, slice_segments
 from sonicsynth.models.vocoder.losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss
 from sonicsynth.utils.media_logging import log_validation_sample
+from sonicsynth.utils.seeding import fork_global_rng, step_seed
 
 # The phone-side modules of the prior encoder, trained at `text_lr_scale` times the learning rate.
 TEXT_MODULES = ("text_embedding", "encoder_text", "mrte")
@@ -60,11 +60,6 @@ class SoVITSInputs:
     content: torch.Tensor  # (batch, content_dim, frames)
     phones: torch.Tensor  # (batch, phones)
     phone_lengths: torch.Tensor  # (batch,)
-
-
-def step_seed(*parts: int) -> int:
-    """A well-mixed 63-bit seed from a tuple of integers (seed, epoch, batch index, rank, stream)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def _as_float(logits: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -280,9 +275,7 @@ class SoVITSLitModule(PackageableModule):
         k-means, dead-code re-seeding) is seeded too, inside a fork that restores it afterwards.
         """
         parts = (self.hparams.seed, self.current_epoch, batch_idx, self.global_rank)
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(step_seed(*parts, 0))
+        with fork_global_rng(step_seed(*parts, 0), self.device):
             yield torch.Generator(device=self.device).manual_seed(step_seed(*parts, 1))
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
