@@ -184,6 +184,9 @@ def gpt_overrides(tiny_corpus: Path, tiny_sovits_checkpoint: Path, semantic_toke
             "logger=csv",
             f"paths.output_dir={run_dir}",
             f"paths.log_dir={run_dir}",
+            # Speaking validation sentences has a test of its own (test_gpt_training).
+            "callbacks.intelligibility=null",
+            "callbacks.model_checkpoint.monitor=val/ce_per_token",
             *extra,
         ]
 

@@ -99,9 +99,14 @@ def test_the_gpt_recipes_compose_and_their_models_build():
         assert cfg.model._target_ == "sonicsynth.models.gpt.GPTLitModule"
         assert cfg.data.sample_rate is None and list(cfg.data.features) == ["semantic_tokens"]
         assert cfg.data.features.semantic_tokens.model == "sovits_package"
-        assert cfg.callbacks.model_checkpoint.monitor == "val/ce_per_token" and cfg.callbacks.model_checkpoint.mode == "min"
+        assert cfg.callbacks.model_checkpoint.mode == "min"
         assert cfg.callbacks.learning_rate_monitor.logging_interval == "step"
         assert cfg.trainer.gradient_clip_val == 1.0 and not cfg.model.dpo
+    # The most intelligible checkpoint is kept, except for the demo's Czech speaker (no Czech recogniser).
+    for cfg in (base, few_shot, base_demo):
+        assert cfg.callbacks.model_checkpoint.monitor == "val/cer" and cfg.callbacks.intelligibility.language == "en"
+    assert few_shot_demo.callbacks.model_checkpoint.monitor == "val/ce_per_token"
+    assert few_shot_demo.callbacks.intelligibility is None
     assert base.trainer.accelerator == few_shot.trainer.accelerator == "gpu" and base.trainer.precision == "bf16-mixed"
     assert base_demo.trainer.accelerator == few_shot_demo.trainer.accelerator == "cpu"
     assert base.data.min_items_per_epoch == 0 and base.data.batch_size == 8

@@ -259,3 +259,20 @@ def test_validation_returns_what_a_scoring_callback_needs(gpt_overrides, tmp_pat
     # Twice the same (eval mode: no dropout), so scores of a checkpoint are reproducible.
     with torch.no_grad():
         assert torch.equal(module.validation_step(batch, 0)["loss"], out["loss"])
+
+
+def test_validation_sentences_are_spoken_and_transcribed_to_select_the_checkpoint(gpt_overrides, tmp_path):
+    """experiment=gpt_base's selection: val/cer from the SoVITS model the tokens came from."""
+    train(compose_train(gpt_overrides(
+        tmp_path, 1, "validate_before_training=false",
+        "+callbacks.intelligibility._target_=sonicsynth.models.gpt.intelligibility.SynthesisIntelligibilityCallback",
+        "+callbacks.intelligibility.every_n_epochs=1", "+callbacks.intelligibility.max_items=2",
+        "+callbacks.intelligibility.max_piece_sec=1.0", "callbacks.model_checkpoint.monitor=val/cer",
+    )))
+    rows = [r for r in csv_metrics(tmp_path) if r.get("val/cer")]
+    assert len(rows) == 1
+    cer, wer, eos_rate = (float(rows[0][k]) for k in ("val/cer", "val/wer", "val/eos_rate"))
+    # One epoch of a tiny model speaks no words: every character is an error, deletion or insertion.
+    assert cer >= 0.5 and wer >= 0.5 and 0.0 <= eos_rate <= 1.0
+    best = [p for p in (tmp_path / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
+    assert best and "val/cer" in str(load_training_checkpoint(best[0])["callbacks"])

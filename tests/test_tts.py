@@ -25,7 +25,7 @@ from sonicsynth.export.package import CompatibilityError, save_package
 from sonicsynth.models.gpt import SamplingSettings, SemanticGPT
 from sonicsynth.models.gpt.loading import load_gpt
 from sonicsynth.models.gpt.published import save_published_layout
-from sonicsynth.models.sovits.lightning_module import step_seed
+from sonicsynth.utils.seeding import step_seed
 from sonicsynth.pipelines.resynth import ResynthesisInputError, SoVITSResynthesizer
 from sonicsynth.pipelines.tts import TextToSpeech, TTSInputError, tts
 from sonicsynth.text.chunking import split_for_synthesis

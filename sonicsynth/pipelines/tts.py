@@ -39,7 +39,7 @@ from sonicsynth.export.package import CompatibilityError
 from sonicsynth.models.gpt.decoding import SamplingSettings, decode
 from sonicsynth.models.gpt.loading import load_gpt
 from sonicsynth.models.gpt.model import SemanticGPT
-from sonicsynth.models.sovits.lightning_module import step_seed
+from sonicsynth.utils.seeding import step_seed
 from sonicsynth.pipelines.generation_log import GenerationLog
 from sonicsynth.pipelines.resynth import (
     MIN_SPEECH_LEVEL_DB,

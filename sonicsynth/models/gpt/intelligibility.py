@@ -76,7 +76,10 @@ class SynthesisIntelligibilityCallback(L.Callback):
         items = [item for item in trainer.datamodule.val_set.items if item.utterance.language == self.language]
         items = items[: self.max_items]
         if not items:
+            # NaN keeps the key there for a checkpoint callback monitoring it (it never picks NaN).
             log.warning("val/cer: no validation sentence in %r to score", self.language)
+            for name in ("val/cer", "val/wer", "val/eos_rate"):
+                pl_module.log(name, float("nan"), sync_dist=False)
             return
         if self._recognizer is None:
             self._recognizer = PocketsphinxRecognizer()

@@ -148,16 +148,18 @@ class GPTLitModule(PackageableModule):
             self.check_phone_table(datamodule)
 
     def check_token_table(self, record: Mapping[str, Any]) -> None:
-        """Refuse tokens that the network's token table (codebook + end-of-speech) cannot hold."""
+        """Refuse tokens from a codebook of another size than the network's token table (codebook +
+        end-of-speech): a smaller table cannot hold them, a larger one would let the GPT predict codes
+        its SoVITS model does not have."""
         settings = record.get("settings", {})
         codebook_size, codebooks = settings.get("codebook_size"), settings.get("codebooks", 1)
         where = f"the semantic tokens of {_token_model(record)}"
         if codebooks != 1:
             raise ValueError(f"{where} have {codebooks} codebooks; the GPT predicts one token stream")
-        if codebook_size is not None and codebook_size > self.net.codebook_size:
+        if codebook_size is not None and codebook_size != self.net.codebook_size:
             raise ValueError(
                 f"{where} come from a {codebook_size}-code codebook, but the GPT's token table holds "
-                f"{self.net.codebook_size} codes (model.net.codebook_size): set it to {codebook_size} or more"
+                f"{self.net.codebook_size} codes (model.net.codebook_size): set it to {codebook_size}"
             )
 
     def check_phone_table(self, datamodule: Any) -> None:
