@@ -51,6 +51,29 @@ def tiny_hubert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 16-d BERT with a word-piece vocabulary of single letters, Chinese
+    characters and marks, saved as a downloaded model directory looks (model + fast tokenizer): the
+    tests' per-phone BERT features."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-bert")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *letters, *(f"##{c}" for c in letters),
+             *"你好世界我们走吧的是不一", *",.?!，。？！'"]
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True).save_pretrained(out)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=256)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = BertModel(config)
+    model.save_pretrained(out)
+    return out
+
+
 # ------------------------------------------------------------------------------------------ SoVITS
 
 SSL_CONTENT_FEATURE = "sonicsynth.features.extractors.SSLContentFeature"

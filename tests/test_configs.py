@@ -80,7 +80,7 @@ def test_the_voice_demo_recipes_compose_on_ctc_content_features():
     module = SoVITSLitModule(**{**kwargs, "few_shot": False})
     assert module.hop_length == 320 and module.sample_rate == 16000
     content_model = compose_train(["experiment=aligner_content_demo", "paths.output_dir=o"])
-    assert content_model.data.manifest == base.data.manifest and content_model.model.ctc_epochs == 8
+    assert content_model.data.manifest == base.data.manifest and content_model.model.ctc_epochs == 6
 
 
 def test_the_gpt_recipes_compose_and_their_models_build():

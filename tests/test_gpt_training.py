@@ -175,7 +175,7 @@ def test_export_package_then_init_from_it_keeps_the_id(gpt_overrides, tiny_gpt_c
     loaded = load_package(package, family="gpt")
     assert json.loads(done.stdout)["family"] == "gpt"
     assert loaded.compatibility_id == compatibility_id(tiny_sovits_checkpoint)
-    assert list(loaded.config) == ["net", "token_source", "text_settings"]
+    assert list(loaded.config) == ["net", "token_source", "text_settings", "bert"]
     assert loaded.config["net"]["_target_"] == "sonicsynth.models.gpt.SemanticGPT"
     assert loaded.config["token_source"]["settings"]["compatibility_id"] == loaded.compatibility_id
     trained = {k.removeprefix("net."): v for k, v in weights(tiny_gpt_checkpoint).items()}

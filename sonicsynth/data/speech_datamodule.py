@@ -36,7 +36,7 @@ from sonicsynth.data.feature_cache import AudioHashIndex, FeatureCache, feature_
 from sonicsynth.align.textgrid import load_alignment
 from sonicsynth.data.manifest import Utterance, read_manifest
 from sonicsynth.text.cache import PhonemizationCache
-from sonicsynth.text.phonemized import PhonemizedText
+from sonicsynth.text.phonemized import PhonemizedText, Word
 from sonicsynth.text.punctuation import PUNCTUATION
 from sonicsynth.text.symbols import SYMBOL_TABLE_VERSION
 from sonicsynth.utils.atomic import atomic_write
@@ -53,9 +53,16 @@ def model_phone_ids(text: PhonemizedText, acoustic_phones_only: bool = False) ->
     words, ids = text.words, list(text.ids)
     if acoustic_phones_only:
         keep = [w.phones[0] not in PUNCTUATION for w in words for _ in w.phones]
-        words = [w for w in words if w.phones[0] not in PUNCTUATION]
         ids = [i for i, kept in zip(ids, keep) if kept]
-    return ids, [len(w.phones) for w in words]
+    return ids, [len(w.phones) for w in model_words(text, acoustic_phones_only)]
+
+
+def model_words(text: PhonemizedText, acoustic_phones_only: bool = False) -> list[Word]:
+    """The words behind `model_phone_ids`' phones, in order (without punctuation marks when
+    `acoustic_phones_only`): what word-level features such as BERT's are aligned to."""
+    if acoustic_phones_only:
+        return [w for w in text.words if w.phones[0] not in PUNCTUATION]
+    return list(text.words)
 
 
 def text_settings(frontend: dict, acoustic_phones_only: bool) -> dict[str, Any]:
@@ -73,6 +80,7 @@ class SpeechItem:
     phone_ids: list[int]
     word_phone_counts: list[int]
     audio_sha256: str | None = None
+    words: tuple[str, ...] = ()  # the written words behind word_phone_counts
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,8 @@ class SpeechDataset(Dataset):
             "speaker": item.speaker_index,
             "phones": torch.tensor(item.phone_ids, dtype=torch.long),
             "word_phone_counts": torch.tensor(item.word_phone_counts, dtype=torch.long),
+            "words": list(item.words),
+            "language": item.utterance.language,
         }
         if self.sample_rate is not None:
             out["audio"] = torch.from_numpy(load_audio(item.audio_path, self.sample_rate).samples)
@@ -158,10 +168,14 @@ class SpeechDataset(Dataset):
 
 
 def collate_speech(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pad every tensor field along its last (time) axis and add `<field>_lengths`."""
-    batch: dict[str, Any] = {"id": [it["id"] for it in items], "speaker": torch.tensor([it["speaker"] for it in items])}
+    """Pad every tensor field along its last (time) axis and add `<field>_lengths`; other fields
+    (ids, words, languages) become lists."""
+    batch: dict[str, Any] = {"speaker": torch.tensor([it["speaker"] for it in items])}
     for name in items[0]:
         if name in batch:
+            continue
+        if not isinstance(items[0][name], torch.Tensor):
+            batch[name] = [it[name] for it in items]
             continue
         tensors = [it[name] for it in items]
         lengths = torch.tensor([t.shape[-1] if t.dim() else 1 for t in tensors])
@@ -287,7 +301,8 @@ class SpeechDataModule(L.LightningDataModule):
             if missing:
                 return drop(f"features not prepared: {', '.join(missing)}")
         ids, word_phone_counts = model_phone_ids(text, self.hparams.acoustic_phones_only)
-        return SpeechItem(utterance, audio, self.speakers.index(utterance.speaker), ids, word_phone_counts, sha)
+        words = tuple(w.text for w in model_words(text, self.hparams.acoustic_phones_only))
+        return SpeechItem(utterance, audio, self.speakers.index(utterance.speaker), ids, word_phone_counts, sha, words)
 
     def _phonemize(self, text: str, language: str) -> PhonemizedText:
         cached = self.phonemized.get(text, language) if self.phonemized is not None else None

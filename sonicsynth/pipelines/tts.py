@@ -9,6 +9,8 @@
 
 Without a reference transcript (`ref_text=None`, "reference-free") the GPT starts from the piece's
 phones alone, with no token prompt; the voice then comes only from SoVITS's timbre conditioning.
+A GPT trained with BERT features (`sonicsynth.text.bert_features`) gets them for the reference's and
+the piece's phones from the same local model directory.
 
 As GPT-SoVITS does, the reference transcript gets a full stop when it ends without a mark (the prompt
 then ends at a sentence boundary, not mid-phrase), and the reference's tokens are extracted with
@@ -32,14 +34,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
 
 from sonicsynth.audio import LoadedAudio, save_audio
 from sonicsynth.data.semantic_tokens import require_token_source
+from sonicsynth.data.speech_datamodule import model_words
 from sonicsynth.export.package import CompatibilityError
 from sonicsynth.models.gpt.decoding import SamplingSettings, decode
 from sonicsynth.models.gpt.loading import load_gpt
 from sonicsynth.models.gpt.model import SemanticGPT
-from sonicsynth.utils.seeding import step_seed
 from sonicsynth.pipelines.generation_log import GenerationLog
 from sonicsynth.pipelines.resynth import (
     MIN_SPEECH_LEVEL_DB,
@@ -49,6 +52,7 @@ from sonicsynth.pipelines.resynth import (
 )
 from sonicsynth.text.chunking import split_for_synthesis
 from sonicsynth.text.punctuation import PUNCTUATION
+from sonicsynth.utils.seeding import step_seed
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ class Reference:
     phone_ids: list[int]  # empty without a transcript
     text: str | None
     content_notes: list[str] = field(default_factory=list)
+    bert: np.ndarray | None = None  # (bert_dim, phones) when the GPT reads BERT features
 
 
 @dataclass
@@ -127,6 +132,9 @@ class TextToSpeech:
         self.noise_scale, self.pause_sec = noise_scale, pause_sec
         self.max_piece_chars, self.max_piece_sec = max_piece_chars, max_piece_sec
         self._check_pairing()
+        # The BERT features the GPT was trained with (a local model directory), or None for zeros.
+        bert = gpt_info.get("bert")
+        self.bert = instantiate(bert, _convert_="all").to(sovits.device) if bert else None
 
     @classmethod
     def load(cls, gpt_path: str | Path, sovits_path: str | Path, *, content: dict[str, Any] | None = None,
@@ -171,10 +179,11 @@ class TextToSpeech:
             )
 
     # ------------------------------------------------------------------ inputs
-    def phone_ids(self, text: str, language: str, role: str) -> list[int]:
-        """A text's phone ids (the SoVITS model's front end, which the GPT's phone ids match)."""
+    def phone_ids(self, text: str, language: str, role: str) -> tuple[list[int], np.ndarray | None]:
+        """A text's phone ids (the SoVITS model's front end, which the GPT's phone ids match) and,
+        when the GPT reads them, their BERT features (bert_dim, phones)."""
         try:
-            ids, _ = self.sovits.phone_ids(text, language)
+            ids, phonemized = self.sovits.phone_ids(text, language)
         except ValueError as err:  # empty, unknown language, nothing speakable
             raise TTSInputError(f"the {role} {text!r}: {err}") from err
         if max(ids) >= self.gpt.phone_vocab_size:
@@ -182,7 +191,10 @@ class TextToSpeech:
                 f"phone id {max(ids)} of the {role} is outside the GPT's phone table ({self.gpt.phone_vocab_size}): "
                 f"{self.gpt_path} was trained on another symbol table"
             )
-        return ids
+        if self.bert is None:
+            return ids, None
+        words = model_words(phonemized, self.sovits.text_settings["acoustic_phones_only"])
+        return ids, self.bert([w.text for w in words], [len(w.phones) for w in words], phonemized.language)
 
     def prepare_reference(self, path: str | Path, text: str | None, language: str) -> Reference:
         """The reference clip, checked (3-10 s, speech) and turned into a prompt."""
@@ -193,14 +205,14 @@ class TextToSpeech:
         text = text.strip()
         if text and text[-1] not in PUNCTUATION and not text.endswith(tuple("。？！；，")):
             text += "."
-        phone_ids = self.phone_ids(text, language, "reference transcript")
+        phone_ids, bert = self.phone_ids(text, language, "reference transcript")
         content_audio = self.sovits.load_content_audio(path)
         tail = np.zeros(round(REFERENCE_TAIL_SEC * content_audio.sample_rate), dtype=np.float32)
         content = self.sovits.content_features(np.concatenate([content_audio.samples, tail]))
         tail_samples = round(REFERENCE_TAIL_SEC * self.sovits.sample_rate)
         tokens = self.sovits.tokens_from_content(content, self.sovits.frames_of(len(audio.samples) + tail_samples))
         notes = [f"{note} for the content features" for note in content_audio.notes if note.startswith("resampled")]
-        return Reference(audio, spectrogram, tokens[0].cpu(), phone_ids, text, notes)
+        return Reference(audio, spectrogram, tokens[0].cpu(), phone_ids, text, notes, bert)
 
     def pieces(self, text: str) -> list[str]:
         if not isinstance(text, str) or not text.strip():
@@ -208,10 +220,16 @@ class TextToSpeech:
         return split_for_synthesis(text, max_chars=self.max_piece_chars)
 
     # ------------------------------------------------------------------ speaking
-    def speak_piece(self, index: int, text: str, phone_ids: list[int], reference: Reference, seed: int) -> SpokenPiece:
-        """One piece: GPT tokens from [reference phones + piece phones ; reference tokens], then SoVITS."""
+    def speak_piece(self, index: int, text: str, phone_ids: list[int], reference: Reference, seed: int,
+                    bert: np.ndarray | None = None) -> SpokenPiece:
+        """One piece: GPT tokens from [reference phones + piece phones ; reference tokens] (and their
+        BERT features, when the GPT reads them), then SoVITS."""
         device = self.sovits.device
         prompt_phones = torch.tensor([reference.phone_ids + phone_ids], dtype=torch.long, device=device)
+        prompt_bert = None
+        if bert is not None:
+            parts = [reference.bert, bert] if reference.bert is not None else [bert]
+            prompt_bert = torch.from_numpy(np.concatenate(parts, axis=1)).unsqueeze(0).to(device)
         prompt_tokens = reference.tokens.reshape(1, -1).to(device)
         token_hz = self.sovits.sample_rate / self.sovits.samples_per_token
         settings = replace(self.sampling, max_new_tokens=max(1, round(self.max_piece_sec * token_hz)))
@@ -219,7 +237,7 @@ class TextToSpeech:
         with torch.inference_mode():
             result = decode(
                 self.gpt, prompt_phones, torch.tensor([prompt_phones.shape[1]], device=device),
-                prompt_tokens, torch.tensor([prompt_tokens.shape[1]], device=device), None, settings,
+                prompt_tokens, torch.tensor([prompt_tokens.shape[1]], device=device), prompt_bert, settings,
                 seed=step_seed(seed, index, 0),
             )
         gpt_seconds = time.perf_counter() - start
@@ -237,14 +255,15 @@ class TextToSpeech:
         return SpokenPiece(index, text, phone_ids, tokens, stopped, audio,
                            {"gpt": gpt_seconds, "sovits": time.perf_counter() - start})
 
-    def plan(self, text: str, language: str) -> list[tuple[str, list[int]]]:
-        """The pieces of `text` with their phone ids: every piece checked before any is spoken."""
-        return [(piece, self.phone_ids(piece, language, f"text {piece!r}")) for piece in self.pieces(text)]
+    def plan(self, text: str, language: str) -> list[tuple[str, list[int], np.ndarray | None]]:
+        """The pieces of `text` with their phone ids (and BERT features): every piece checked before
+        any is spoken."""
+        return [(piece, *self.phone_ids(piece, language, f"text {piece!r}")) for piece in self.pieces(text)]
 
     def stream(self, text: str, language: str, reference: Reference, seed: int = 0) -> Iterator[SpokenPiece]:
         """The pieces of `text` one by one, each as soon as it is spoken (the same audio as `speak`)."""
-        for index, (piece, phone_ids) in enumerate(self.plan(text, language)):
-            yield self.speak_piece(index, piece, phone_ids, reference, seed)
+        for index, (piece, phone_ids, bert) in enumerate(self.plan(text, language)):
+            yield self.speak_piece(index, piece, phone_ids, reference, seed, bert)
 
     def speak(self, text: str, language: str, reference_path: str | Path, reference_text: str | None = None,
               reference_language: str | None = None, seed: int = 0,
@@ -257,8 +276,8 @@ class TextToSpeech:
         seconds = {"reference": time.perf_counter() - start}
         start = time.perf_counter()
         spoken = []
-        for index, (piece_text, phone_ids) in enumerate(plan):
-            piece = self.speak_piece(index, piece_text, phone_ids, reference, seed)
+        for index, (piece_text, phone_ids, bert) in enumerate(plan):
+            piece = self.speak_piece(index, piece_text, phone_ids, reference, seed, bert)
             piece.ready_after_sec = time.perf_counter() - start
             spoken.append(piece)
             if on_piece is not None:

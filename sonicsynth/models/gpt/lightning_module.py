@@ -20,9 +20,11 @@ Randomness of a step (dropout; the corrupted copies of the DPO term) comes from 
 (seed, epoch, batch index, rank), so the same seed gives the same run and a run resumed from an
 end-of-epoch checkpoint reproduces the uninterrupted one exactly.
 
-Validation reports the per-token cross-entropy (`val/ce_per_token`, what checkpoints are chosen by)
-and top-k accuracy (`val/top3_acc`), and returns each batch's item ids, phones and tokens, so a
-callback (`on_validation_batch_end`) can synthesise the sentences and score them.
+Validation reports the per-token cross-entropy (`val/ce_per_token`) and top-k accuracy
+(`val/top3_acc`), and returns each batch's item ids, phones and tokens for callbacks. The recipes
+choose checkpoints by `val/cer`, the intelligibility of validation sentences spoken through the
+tokens' SoVITS model (`sonicsynth.models.gpt.intelligibility`), where the speaker's language has a
+recogniser.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class GPTInputs:
     phone_lengths: torch.Tensor  # (batch,)
     tokens: torch.Tensor  # (batch, tokens), right-padded
     token_lengths: torch.Tensor  # (batch,)
+    bert: torch.Tensor | None = None  # (batch, bert_dim, phones) per-phone BERT features, or None (zeros)
 
 
 class GPTLitModule(PackageableModule):
@@ -70,6 +73,7 @@ class GPTLitModule(PackageableModule):
     def __init__(
         self,
         net: dict,
+        bert: dict | None = None,
         token_source: dict | None = None,
         text_settings: dict | None = None,
         # AdamW for a 24-layer post-norm transformer. Post-norm stacks this deep diverge early under
@@ -89,7 +93,10 @@ class GPTLitModule(PackageableModule):
         seed: int = 0,
         compatibility_id: str | None = None,
     ) -> None:
-        """net: `_target_` config of a `SemanticGPT`. token_source: the record of the semantic-token
+        """net: `_target_` config of a `SemanticGPT`. bert: `_target_` config of the per-phone BERT
+        features added to the phones (`sonicsynth.text.bert_features.PhoneBertFeatures` over a local
+        model directory; computed from each batch's words on the model's device), or None for zeros.
+        token_source: the record of the semantic-token
         feature the GPT reads ({"config", "name", "settings"}); text_settings: what makes the phone ids
         (`speech_datamodule.text_settings`). Both are recorded from the datamodule when training
         starts (see `setup`) and travel with checkpoints and packages; set them only for a datamodule
@@ -101,10 +108,17 @@ class GPTLitModule(PackageableModule):
         self.net: SemanticGPT = instantiate(net)
         if not isinstance(self.net, SemanticGPT):
             raise TypeError(f"model.net must build a SemanticGPT, got {type(self.net).__name__}")
-        # The data carries no BERT features (the datamodule has no BERT extractor): the phones get
-        # bert_proj's bias alone, and its weight no gradient. Frozen, it is neither decayed by AdamW
-        # (a published start keeps its trained projection) nor reported unused by DDP.
-        self.net.bert_proj.weight.requires_grad_(False)
+        # The frozen text encoder is not a submodule: its weights stay in its own directory, out of
+        # checkpoints and packages (which record its config).
+        self.bert = instantiate(bert, _convert_="all") if bert else None
+        if self.bert is not None and self.bert.dim != self.net.bert_dim:
+            raise ValueError(f"the BERT model {self.bert.model_dir} gives {self.bert.dim}-d features, the GPT's "
+                             f"bert_proj reads {self.net.bert_dim} (model.net.bert_dim)")
+        if self.bert is None:
+            # Without BERT features the phones get bert_proj's bias alone, and its weight no gradient.
+            # Frozen, it is neither decayed by AdamW (a published start keeps its trained projection)
+            # nor reported unused by DDP.
+            self.net.bert_proj.weight.requires_grad_(False)
         # Where a fine-tuning start came from, and the token source and text settings it recorded
         # (see on_initial_weights).
         self._start: tuple[Path, dict | None, dict | None] | None = None
@@ -218,7 +232,19 @@ class GPTLitModule(PackageableModule):
                 row = int(((values >= limit) | (values < 0)).any(dim=-1).nonzero()[0])
                 item = f" of utterance {ids[row]!r}" if row < len(ids) else ""
                 raise ValueError(f"{name} id {bad}{item} is outside the GPT's {what} of {limit} ids")
-        return GPTInputs(ids, phones, phone_lengths, tokens.long(), token_lengths)
+        bert = self.bert_features(batch, phones.shape[1]) if self.bert is not None else None
+        return GPTInputs(ids, phones, phone_lengths, tokens.long(), token_lengths, bert)
+
+    def bert_features(self, batch: Mapping[str, Any], num_phones: int) -> torch.Tensor:
+        """(batch, bert_dim, phones) BERT features of the batch's sentences, zero-padded."""
+        if self.bert.device != self.device:  # the module moved (to the accelerator) since it was built
+            self.bert.to(self.device)
+        counts, count_lengths = batch["word_phone_counts"], batch["word_phone_counts_lengths"]
+        out = torch.zeros(len(batch["words"]), self.bert.dim, num_phones, device=self.device)
+        for i, (words, language) in enumerate(zip(batch["words"], batch["language"])):
+            item = self.bert(words, counts[i, : int(count_lengths[i])].tolist(), language)
+            out[i, :, : item.shape[1]] = torch.from_numpy(item).to(self.device)
+        return out
 
     # ------------------------------------------------------------------ training
     def configure_optimizers(self) -> dict[str, Any]:
@@ -256,8 +282,8 @@ class GPTLitModule(PackageableModule):
 
     def forward_batch(self, inputs: GPTInputs, dpo: bool = False, generator: torch.Generator | None = None
                       ) -> GPTTrainingOutput:
-        return self.net(inputs.phones, inputs.phone_lengths, inputs.tokens, inputs.token_lengths, dpo=dpo,
-                        generator=generator)
+        return self.net(inputs.phones, inputs.phone_lengths, inputs.tokens, inputs.token_lengths, inputs.bert,
+                        dpo=dpo, generator=generator)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         inputs = self.prepare_inputs(batch)
@@ -295,13 +321,14 @@ class GPTLitModule(PackageableModule):
     @classmethod
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """What an exported GPT needs: the network's weights, the config that rebuilds it, the token
-        source it was trained on (which SoVITS model's tokens it predicts) and how its phone ids are
-        made (None when they were not recorded)."""
+        source it was trained on (which SoVITS model's tokens it predicts), how its phone ids are
+        made (None when they were not recorded) and the BERT features it reads (None: zeros)."""
         hp = checkpoint["hyper_parameters"]
         config = {
             "net": _plain(hp["net"]),
             "token_source": _plain(hp.get("token_source")),
             "text_settings": _plain(hp.get("text_settings")),
+            "bert": _plain(hp.get("bert")),
         }
         return cls.submodule_weights(checkpoint, cls.package_prefix), config
 

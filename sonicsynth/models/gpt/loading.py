@@ -32,7 +32,9 @@ def load_gpt(path: str | Path, trust: bool = False) -> tuple[SemanticGPT, dict[s
     "token_source" (the record of the semantic tokens it was trained on: {"config", "name",
     "settings"} with the SoVITS model's compatibility id and token-weight hash; None for published
     files, which say nothing of theirs), "text_settings" (how its phone ids were made; None when not
-    recorded) and "source" (kind, path, hashes and compatibility id, for generation logs). Training
+    recorded), "bert" (the `_target_` config of its per-phone BERT features; None: zeros, as for
+    published files, whose BERT directory the caller supplies) and "source" (kind, path, hashes and
+    compatibility id, for generation logs). Training
     checkpoints load with weights_only unless `trust`.
     """
     path = Path(path)
@@ -42,7 +44,7 @@ def load_gpt(path: str | Path, trust: bool = False) -> tuple[SemanticGPT, dict[s
         package = load_package(path, family=GPT_FAMILY)
         source = {"kind": "package", "path": str(path),
                   **{k: package.manifest[k] for k in ("weights_sha256", "config_sha256", "compatibility_id")}}
-        info = {"token_source": None, "text_settings": None, **package.config, "source": source}
+        info = {"token_source": None, "text_settings": None, "bert": None, **package.config, "source": source}
         return _from_config(package.config, package.state_dict, path), info
 
     checkpoint = load_training_checkpoint(path, trust=trust)
@@ -53,7 +55,7 @@ def load_gpt(path: str | Path, trust: bool = False) -> tuple[SemanticGPT, dict[s
         weights, config = GPTLitModule.package_contents(checkpoint)
         source = {"kind": "training_checkpoint", "path": str(path), "sha256": sha256_file(path),
                   "compatibility_id": recorded.get("compatibility_id"), "global_step": checkpoint.get("global_step")}
-        info = {"token_source": None, "text_settings": None, **config, "source": source}
+        info = {"token_source": None, "text_settings": None, "bert": None, **config, "source": source}
         return _from_config(config, weights, path), info
     if recorded.get("family"):
         raise ValueError(f"{path}: a {recorded['family']!r} training checkpoint, not a semantic GPT")
@@ -62,4 +64,5 @@ def load_gpt(path: str | Path, trust: bool = False) -> tuple[SemanticGPT, dict[s
 
     net, published = load_published_gpt(path, trust=trust)
     source = {"kind": "published", "path": str(path), "sha256": sha256_file(path), "compatibility_id": None}
-    return net, {"net": published["network"], "token_source": None, "text_settings": None, "source": source}
+    return net, {"net": published["network"], "token_source": None, "text_settings": None, "bert": None,
+                 "source": source}
