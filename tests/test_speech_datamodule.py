@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from sonicsynth.data.manifest import read_manifest, write_manifest
@@ -136,3 +137,28 @@ def test_phonemization_cache_is_per_front_end_and_names_a_corrupt_file(tmp_path)
     english.path.write_text("{not json\n")
     with pytest.raises(ValueError, match=f"{english.path.name}, line 1"):
         PhonemizationCache(tmp_path, ("en",))
+
+
+def test_joined_pairs_are_two_utterances_of_one_speaker(tiny_corpus, tmp_path):
+    plain = make_datamodule(tiny_corpus, tmp_path / "plain", min_items_per_epoch=0)
+    dm = make_datamodule(tiny_corpus, tmp_path / "pairs", min_items_per_epoch=0, pair_share=1.0)
+    by_id = {item.utterance.id: item for item in plain.train_set.items}
+    joined = [dm.train_set[i] for i in range(len(dm.train_set))]
+    assert joined and all("+" in item["id"] for item in joined)  # every speaker has two train clips here
+    for item in joined:
+        first, second = (by_id[i] for i in item["id"].split("+"))
+        assert first.speaker_index == second.speaker_index == item["speaker"] and first is not second
+        assert item["phones"].tolist() == first.phone_ids + second.phone_ids
+        assert item["word_phone_counts"].tolist() == first.word_phone_counts + second.word_phone_counts
+        assert item["words"] == [*first.words, *second.words]
+        assert len(item["audio"]) == sum(len(plain.train_set[plain.train_set.items.index(x)]["audio"])
+                                         for x in (first, second))
+    # The same seed pairs the same way; validation items stay single.
+    again = make_datamodule(tiny_corpus, tmp_path / "again", min_items_per_epoch=0, pair_share=1.0)
+    assert [again.train_set[i]["id"] for i in range(len(again.train_set))] == [item["id"] for item in joined]
+    assert not any("+" in dm.val_set[i]["id"] for i in range(len(dm.val_set)))
+    half = make_datamodule(tiny_corpus, tmp_path / "half", min_items_per_epoch=100, pair_share=0.5)
+    share = sum("+" in half.train_set[i]["id"] for i in range(len(half.train_set))) / len(half.train_set)
+    assert 0.3 < share < 0.7
+    with pytest.raises(ValueError, match="no alignment of their own"):
+        make_datamodule(tiny_corpus, tmp_path / "aligned", pair_share=0.5, with_alignment=True)

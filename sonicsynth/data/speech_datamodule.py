@@ -12,6 +12,11 @@ reason in `<output_dir>/data_problems.json` (nothing is dropped silently). Datas
 `min_items_per_epoch` are repeated up to it, so a one-minute voice still makes useful epochs.
 Batches are length-bucketed: shuffled, cut into pools, each pool sorted by duration and split into
 batches, order seeded by (seed, epoch) so a resumed run sees the same batches.
+
+`pair_share` joins that share of the training items to a second utterance of the same speaker (the
+partner drawn per item from the seed): the semantic GPT then trains on what it meets at inference,
+the phones of a reference and of new text with the reference's tokens already given, instead of only
+ever starting an utterance from its first token.
 """
 
 from __future__ import annotations
@@ -133,20 +138,55 @@ class LengthBucketSampler(Sampler):
 
 
 class SpeechDataset(Dataset):
+    """Items of the datamodule, repeated up to `repeat_to`. With `pair_share` > 0, that share of the
+    items (drawn per index from `seed`) are two utterances of one speaker joined end to end: phones,
+    words, audio and features concatenated, id "<first>+<second>" (see `SpeechDataModule`)."""
+
     def __init__(self, items: list[SpeechItem], sample_rate: int | None, cache: FeatureCache | None,
-                 feature_keys: list[str], with_alignment: bool, manifest_dir: Path, repeat_to: int = 0) -> None:
+                 feature_keys: list[str], with_alignment: bool, manifest_dir: Path, repeat_to: int = 0,
+                 pair_share: float = 0.0, seed: int = 0) -> None:
         self.items, self.sample_rate, self.cache, self.feature_keys = items, sample_rate, cache, feature_keys
         self.with_alignment, self.manifest_dir = with_alignment, manifest_dir
         self.length = max(len(items), repeat_to) if items else 0
+        if not 0.0 <= pair_share <= 1.0:
+            raise ValueError(f"pair_share must be in [0, 1], got {pair_share}")
+        if pair_share and with_alignment:
+            raise ValueError("joined utterance pairs have no alignment of their own: use pair_share with with_alignment off")
+        by_speaker: dict[int, list[int]] = {}
+        for position, item in enumerate(items):
+            by_speaker.setdefault(item.speaker_index, []).append(position)
+        self._partners = [self._choose_partner(i, by_speaker, pair_share, seed) for i in range(self.length)]
+
+    def _choose_partner(self, index: int, by_speaker: dict[int, list[int]], share: float, seed: int) -> int | None:
+        if not share:
+            return None
+        rng = np.random.default_rng([seed, index])
+        others = [p for p in by_speaker[self.items[index % len(self.items)].speaker_index] if p != index % len(self.items)]
+        if not others or rng.random() >= share:
+            return None
+        return others[int(rng.integers(len(others)))]
 
     def __len__(self) -> int:
         return self.length
 
     def duration(self, index: int) -> float:
-        return self.items[index % len(self.items)].utterance.duration
+        partner = self._partners[index]
+        seconds = self.items[index % len(self.items)].utterance.duration
+        return seconds + (self.items[partner].utterance.duration if partner is not None else 0.0)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        item = self.items[index % len(self.items)]
+        first = self._load(self.items[index % len(self.items)])
+        partner = self._partners[index]
+        if partner is None:
+            return first
+        second = self._load(self.items[partner])
+        joined = {name: torch.cat([value, second[name]], dim=-1) for name, value in first.items()
+                  if isinstance(value, torch.Tensor)}
+        language = first["language"] if first["language"] == second["language"] else "mixed"
+        return {**joined, "id": f"{first['id']}+{second['id']}", "speaker": first["speaker"],
+                "words": first["words"] + second["words"], "language": language}
+
+    def _load(self, item: SpeechItem) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": item.utterance.id,
             "speaker": item.speaker_index,
@@ -204,6 +244,7 @@ class SpeechDataModule(L.LightningDataModule):
         num_workers: int = 0,
         min_items_per_epoch: int = 100,
         val_speakers: list[str] | None = None,
+        pair_share: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -262,7 +303,8 @@ class SpeechDataModule(L.LightningDataModule):
             raise ValueError(f"{manifest}: no usable training utterances (see {self.problems_path})")
         common = dict(sample_rate=hp.sample_rate, cache=cache, feature_keys=keys, with_alignment=hp.with_alignment,
                       manifest_dir=manifest.parent)
-        self.train_set = SpeechDataset(train, repeat_to=hp.min_items_per_epoch, **common)
+        self.train_set = SpeechDataset(train, repeat_to=hp.min_items_per_epoch, pair_share=hp.pair_share, seed=hp.seed,
+                                       **common)
         self.val_set = SpeechDataset(val, **common)
 
     def _make_item(self, utterance, manifest_dir, utterance_filter, cache, keys, hashes) -> SpeechItem | None:
