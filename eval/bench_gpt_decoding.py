@@ -33,20 +33,11 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from sonicsynth.models.gpt import SamplingSettings, SemanticGPT, decode  # noqa: E402
 from sonicsynth.utils.atomic import atomic_write  # noqa: E402
+from sonicsynth.utils.machine import cpu_model  # noqa: E402
 
 NETWORKS = {"v2": ROOT / "configs" / "model" / "gpt_net" / "v2.yaml",
             "tiny": ROOT / "configs" / "model" / "gpt_net" / "tiny.yaml"}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def build_network(name: str, device: torch.device, dtype: torch.dtype) -> SemanticGPT:

@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 from sonicsynth.export.runtime_formats import export_onnx, onnx_session  # noqa: E402
 from sonicsynth.utils.atomic import atomic_write  # noqa: E402
+from sonicsynth.utils.machine import cpu_model  # noqa: E402
 from sonicsynth.utils.hydra_config import compose_config  # noqa: E402
 
 MODEL_CONFIGS = {"v1": "hifigan_v1", "v2": "hifigan_v2", "v3": "hifigan_v3", "tiny": "hifigan_tiny"}
@@ -184,16 +185,6 @@ def bench_training(variant: str, batch_size: int, segment: int, warmup: int, ste
         "steps_per_sec": 1.0 / seconds,
         "audio_sec_per_sec": audio_per_step / seconds,
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main(argv: list[str] | None = None) -> dict:
