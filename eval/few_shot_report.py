@@ -55,7 +55,7 @@ def score(samples, sample_rate: int, recording, recording_embedding, centroid, s
     import numpy as np
 
     from sonicsynth.metrics.base import MetricError
-    from sonicsynth.metrics.quality import dnsmos
+    from sonicsynth.metrics.quality import dnsmos_or_nan
     from sonicsynth.metrics.spectral import mel_l1
     from sonicsynth.metrics.speaker import cosine
 
@@ -67,12 +67,7 @@ def score(samples, sample_rate: int, recording, recording_embedding, centroid, s
     except MetricError as err:  # e.g. no speech left after resemblyzer's VAD: reported, not fatal
         log.warning("speaker similarity: %s", err)
         row["speaker_similarity"] = row["speaker_similarity_centroid"] = float("nan")
-    try:
-        quality = dnsmos(samples, sample_rate, name="resynthesis")
-        row.update({k: quality[k] for k in ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")})
-    except MetricError as err:
-        log.warning("DNSMOS: %s", err)
-        row.update(dict.fromkeys(("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak"), float("nan")))
+    row.update(dnsmos_or_nan(samples, sample_rate, name="resynthesis"))
     length = min(len(samples), len(recording))
     row["mel_l1"] = mel_l1(np.asarray(recording[:length]), np.asarray(samples[:length]), mel)
     return row

@@ -52,7 +52,7 @@ def score(samples, sample_rate: int, text: str | None, reference_embedding, simi
     """The report's metrics of one clip (intelligibility only when its text is given)."""
     from sonicsynth.metrics.asr import intelligibility
     from sonicsynth.metrics.base import MetricError
-    from sonicsynth.metrics.quality import dnsmos
+    from sonicsynth.metrics.quality import dnsmos_or_nan
     from sonicsynth.metrics.speaker import cosine
 
     row: dict = {}
@@ -68,12 +68,7 @@ def score(samples, sample_rate: int, text: str | None, reference_embedding, simi
     except MetricError as err:
         log.warning("speaker similarity: %s", err)
         row["speaker_similarity"] = float("nan")
-    try:
-        quality = dnsmos(samples, sample_rate, name="speech")
-        row.update({k: quality[k] for k in ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")})
-    except MetricError as err:
-        log.warning("DNSMOS: %s", err)
-        row.update(dict.fromkeys(("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak"), float("nan")))
+    row.update(dnsmos_or_nan(samples, sample_rate, name="speech"))
     return row
 
 

@@ -211,3 +211,24 @@ def test_text_is_cut_at_sentences_then_clauses():
     assert split_for_synthesis("one, two, three, four, five six seven eight nine ten", max_chars=20) == [
         "one, two,", "three, four,", "five six seven eight", "nine ten"]
     assert split_for_synthesis("  \n ") == []
+
+
+def test_the_robustness_report_scores_every_sentence(gpt_package, sovits_package, reference, tmp_path):
+    spec = importlib.util.spec_from_file_location("tts_robustness", ROOT / "eval" / "tts_robustness.py")
+    report_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report_script)
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("Hello there.\n\nThank you.\n")
+    out = tmp_path / "report"
+    assert report_script.main(["--gpt", str(gpt_package), "--sovits", str(sovits_package), "--ref-audio",
+                               str(reference["path"]), "--ref-text", reference["text"], "--out", str(out),
+                               "--sentences", str(sentences)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    spoken = report["per_sentence"][1:]
+    assert [r["text"] for r in spoken] == ["Hello there.", "Thank you."] and report["sentences"] == 2
+    for row in spoken:
+        assert 0.0 <= row["stopped_at_eos"] <= 1.0 and row["real_time_factor"] > 0 and row["cer"] >= 0
+        assert (out / f"{row['id']}.wav").is_file()
+    assert report["summary"]["tts"]["cer"]["count"] == 2 and (out / "report.md").is_file()
+    assert report_script.main(["--gpt", str(tmp_path / "none"), "--sovits", str(sovits_package), "--ref-audio",
+                               str(reference["path"]), "--out", str(tmp_path / "bad")]) == 1

@@ -26,6 +26,8 @@ scoring library) raises `MetricError` naming the input.
 
 from __future__ import annotations
 
+import logging
+
 import warnings
 
 import numpy as np
@@ -40,6 +42,8 @@ PESQ_MODES = ("wb", "nb")
 STOI_MIN_SECONDS = 0.4  # 30 frames of 256 samples, hop 128, at 10 kHz: 3968 samples
 DNSMOS_KEYS = {"sig_mos": "dnsmos_sig", "bak_mos": "dnsmos_bak", "ovrl_mos": "dnsmos_ovrl", "p808_mos": "dnsmos_p808"}
 
+
+log = logging.getLogger(__name__)
 
 def _to_rate(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
     return np.asarray(resample(samples, sample_rate, target_rate), dtype=np.float32)
@@ -61,6 +65,18 @@ def dnsmos(samples: np.ndarray, sample_rate: int, *, name: str = "audio") -> dic
     except Exception as error:  # onnxruntime and speechmos raise assorted types
         raise MetricError(f"{name}: DNSMOS failed: {error}") from error
     return {ours: float(result[theirs]) for theirs, ours in DNSMOS_KEYS.items()}
+
+
+def dnsmos_or_nan(samples: np.ndarray, sample_rate: int, *, name: str = "audio",
+                  keys: tuple[str, ...] = ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")) -> dict[str, float]:
+    """`dnsmos`'s `keys` for a report row, NaN (with a logged warning) where the clip cannot be
+    scored (too short, silent): one bad clip must not stop a report."""
+    try:
+        quality = dnsmos(samples, sample_rate, name=name)
+    except MetricError as err:
+        log.warning("DNSMOS: %s", err)
+        return dict.fromkeys(keys, float("nan"))
+    return {k: quality[k] for k in keys}
 
 
 def _pesq_rate(sample_rate: int, mode: str, name: str) -> int:
