@@ -46,6 +46,8 @@ from sonicsynth.utils.atomic import atomic_write
 log = logging.getLogger(__name__)
 
 TOKENS_NAME = "semantic_tokens"
+# What identifies a model's tokens: equal in two token settings, the same ids mean the same sounds.
+TOKEN_IDENTITY = ("compatibility_id", "token_weights_sha256")
 SUMMARY_FILE = "extraction_summary.json"
 
 
@@ -220,7 +222,7 @@ def require_token_source(recorded: dict[str, Any], resynthesizer, where: str) ->
     or a GPT trained on them, came from; `where` names them in the message): another compatibility id,
     or other token weights."""
     current = token_settings(resynthesizer)
-    for name in ("compatibility_id", "token_weights_sha256"):
+    for name in TOKEN_IDENTITY:
         if recorded.get(name) != current[name]:
             raise CompatibilityError(
                 f"{where} come from a SoVITS model with {name} {recorded.get(name)!r}; "

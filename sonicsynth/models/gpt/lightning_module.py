@@ -40,7 +40,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from sonicsynth.data.semantic_tokens import TOKENS_NAME
+from sonicsynth.data.semantic_tokens import TOKEN_IDENTITY, TOKENS_NAME
 from sonicsynth.export.package import CompatibilityError
 from sonicsynth.models.gpt.model import GPTTrainingOutput, SemanticGPT
 from sonicsynth.models.packaging import PackageableModule
@@ -49,9 +49,6 @@ from sonicsynth.text.symbols import SYMBOLS
 from sonicsynth.utils.seeding import fork_global_rng, step_seed
 
 log = logging.getLogger(__name__)
-
-# What identifies the tokens a GPT reads: equal in both, the same token ids mean the same sounds.
-TOKEN_IDENTITY = ("compatibility_id", "token_weights_sha256")
 
 
 @dataclass

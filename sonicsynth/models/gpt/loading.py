@@ -62,7 +62,7 @@ def load_gpt(path: str | Path, trust: bool = False) -> tuple[SemanticGPT, dict[s
 
     from sonicsynth.models.gpt.published import load_published_gpt
 
-    net, published = load_published_gpt(path, trust=trust)
+    net, published = load_published_gpt(path, trust=trust, checkpoint=checkpoint)
     source = {"kind": "published", "path": str(path), "sha256": sha256_file(path), "compatibility_id": None}
     return net, {"net": published["network"], "token_source": None, "text_settings": None, "bert": None,
                  "source": source}

@@ -125,14 +125,17 @@ def build_network(config: Mapping[str, Any]) -> SemanticGPT:
 # ------------------------------------------------------------------------------------------ reading
 
 
-def read_published_checkpoint(path: str | Path, trust: bool = False) -> tuple[dict[str, torch.Tensor], dict | None]:
+def read_published_checkpoint(path: str | Path, trust: bool = False, checkpoint: Any = None
+                              ) -> tuple[dict[str, torch.Tensor], dict | None]:
     """(network state dict with the `model.` prefix removed, s1 config as plain dicts or None).
 
-    Loads without unpickling arbitrary objects unless `trust` (which can run code from the file).
+    Loads without unpickling arbitrary objects unless `trust` (which can run code from the file);
+    `checkpoint`: the file's contents when the caller has loaded them already (not read again).
     Raises ValueError, naming the file, for anything that is not an s1 checkpoint.
     """
     path = Path(path)
-    checkpoint = load_training_checkpoint(path, trust=trust)
+    if checkpoint is None:
+        checkpoint = load_training_checkpoint(path, trust=trust)
     if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get("weight"), Mapping):
         if isinstance(checkpoint, Mapping) and "state_dict" in checkpoint:
             found = "a Lightning training checkpoint ('state_dict', no 'weight')"
@@ -164,17 +167,18 @@ def read_published_checkpoint(path: str | Path, trust: bool = False) -> tuple[di
 
 
 def load_published_gpt(
-    path: str | Path, config: Mapping[str, Any] | None = None, trust: bool = False
+    path: str | Path, config: Mapping[str, Any] | None = None, trust: bool = False, checkpoint: Any = None
 ) -> tuple[SemanticGPT, dict[str, Any]]:
     """Build our network from a GPT-SoVITS s1 checkpoint and load its weights; eval mode.
 
-    `config` (the s1 YAML as a dict) replaces the file's own, e.g. for a file that holds none. Returns
+    `config` (the s1 YAML as a dict) replaces the file's own, e.g. for a file that holds none;
+    `checkpoint`: the file's contents when already loaded (see `read_published_checkpoint`). Returns
     the model and {"network": our config, "published_config": the s1 config used}. Weights are
     checked key for key and shape for shape against the network the config describes; a mismatch
     raises ConfigWeightsMismatchError naming the file and the keys.
     """
     path = Path(path)
-    state_dict, file_config = read_published_checkpoint(path, trust=trust)
+    state_dict, file_config = read_published_checkpoint(path, trust=trust, checkpoint=checkpoint)
     s1_config = _plain(config) if config is not None else file_config
     if not isinstance(s1_config, Mapping) or "model" not in s1_config:
         raise ValueError(f"{path} holds no s1 config with a 'model' section; pass config= (the s1 YAML as a dict)")
