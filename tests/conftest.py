@@ -32,6 +32,15 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def av_corpus(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic audio-visual corpus of the tiny corpus's timed voices (mbrola-us1, festival-kal:
+    two identities, 8 videos with exact motion targets); returns its manifest path."""
+    from sonicsynth.data.synthetic_av import build_synthetic_av_corpus
+
+    return build_synthetic_av_corpus(tiny_corpus, tmp_path_factory.mktemp("av"), progress=False)
+
+
+@pytest.fixture(scope="session")
 def tiny_hubert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised HuBERT (32-d hidden states at 50 Hz) saved the way a downloaded model
     directory looks: the self-supervised content extractor of the tests."""

@@ -79,7 +79,9 @@ def test_similarity_against_one_reference(speech_dir, tmp_path):
 def test_sync_scores_a_directory_of_videos(tmp_path):
     import torch
 
-    from sonicsynth.data.synthetic_av import FaceStyle, render_face
+    from face_fixtures import drawn_face
+
+    from sonicsynth.models.face.procedural_face import FaceStyle
     from sonicsynth.models.syncnet.network import SyncNet
     from sonicsynth.video import write_video
 
@@ -88,7 +90,7 @@ def test_sync_scores_a_directory_of_videos(tmp_path):
     torch.save(SyncNet().state_dict(), weights)
     videos = tmp_path / "videos"
     style = FaceStyle.sample(np.random.default_rng(0))
-    frames = [render_face(style, 0.5 + 0.5 * np.sin(i / 3), 0.5, 1.0, i / 25) for i in range(30)]
+    frames = [drawn_face(style, 0.5 + 0.5 * np.sin(i / 3)) for i in range(30)]
     speech = (0.2 * np.sin(np.arange(30 * 640) / 5)).astype(np.float32)
     write_video(videos / "talking.mp4", frames, 25, speech, 16000)
     write_video(videos / "mute.mp4", frames, 25)

@@ -170,9 +170,11 @@ def small_evaluator():
 
 def _talking_face_video(path, frames: int, face_frames: int, with_audio: bool = True, canvas=(320, 256),
                         cut_at: int | None = None):
-    """A drawn face (sonicsynth.data.synthetic_av) placed on a larger canvas for `face_frames` frames;
-    from frame `cut_at` on, another shot: the same place, another face and background."""
-    from sonicsynth.data.synthetic_av import FaceStyle, render_face
+    """A drawn face (sonicsynth.models.face.procedural_face) placed on a larger canvas for `face_frames`
+    frames; from frame `cut_at` on, another shot: the same place, another face and background."""
+    from face_fixtures import drawn_face
+
+    from sonicsynth.models.face.procedural_face import FaceStyle
     from sonicsynth.video import write_video
 
     styles = [FaceStyle.sample(np.random.default_rng(seed)) for seed in (0, 2)]  # looks the Haar cascade detects
@@ -181,7 +183,7 @@ def _talking_face_video(path, frames: int, face_frames: int, with_audio: bool = 
         shot = int(cut_at is not None and i >= cut_at)
         canvas_frame = np.full((canvas[1], canvas[0], 3), (70, 200)[shot], np.uint8)
         if i < face_frames:
-            canvas_frame[16:240, 48:272] = render_face(styles[shot], 0.5 + 0.5 * np.sin(i / 3), 0.5, 1.0, i / 25)
+            canvas_frame[16:240, 48:272] = drawn_face(styles[shot], 0.5 + 0.5 * np.sin(i / 3))
         video.append(canvas_frame)
     samples = 0.3 * np.sin(2 * np.pi * 150 * np.arange(frames * 640) / 16000) * (1 + np.sin(np.arange(frames * 640) / 800))
     return write_video(path, video, 25, samples.astype(np.float32) / 2 if with_audio else None, 16000 if with_audio else None)

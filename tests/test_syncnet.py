@@ -9,52 +9,45 @@ import numpy as np
 import pytest
 import torch
 
-from sonicsynth.data.manifest import read_alignment, read_manifest
-from sonicsynth.data.synthetic_av import VISEME_SHAPES, build_synthetic_av_corpus, mouth_track, render_talking_face
+from sonicsynth.data.manifest import read_manifest
+from sonicsynth.data.synthetic_av import build_synthetic_av_corpus, load_motion
 from sonicsynth.training import train
 from sonicsynth.utils.hydra_config import compose_config
 
 
-@pytest.fixture(scope="module")
-def av_corpus(tiny_corpus: Path, tmp_path_factory) -> Path:
-    return build_synthetic_av_corpus(tiny_corpus, tmp_path_factory.mktemp("av"), progress=False)
+def test_rendered_face_follows_the_blendshapes_and_pose():
+    """The drawn face opens its mouth with jawOpen (pixels below the centre change), closes its eyes
+    with the blinks, turns with yaw, and the same weights always give the same frame."""
+    from face_fixtures import drawn_face
 
+    from sonicsynth.models.face.blendshapes import BLINK_INDICES, NUM_BLENDSHAPES
+    from sonicsynth.models.face.procedural_face import FaceStyle, face_shapes, project, render_frame
 
-def _timed_utterance(tiny_corpus: Path):
-    utterance = next(u for u in read_manifest(tiny_corpus) if u.source.startswith("mbrola"))
-    return utterance, read_alignment(utterance.alignment_file(tiny_corpus.parent))
+    style = FaceStyle.sample(np.random.default_rng(0))
+    closed, opened = drawn_face(style, 0.0), drawn_face(style, 1.0)
+    assert closed.shape == (224, 224, 3) and closed.dtype == np.uint8
+    assert np.array_equal(closed, drawn_face(style, 0.0))
+    changed_rows = np.nonzero(np.abs(opened.astype(int) - closed.astype(int)).sum(axis=(1, 2)))[0]
+    assert changed_rows.min() > 112  # only the lower half: mouth and chin
 
+    rest = np.zeros(NUM_BLENDSHAPES)
+    blink = rest.copy()
+    blink[BLINK_INDICES] = 1.0
+    eye_rest = face_shapes(style, rest)["eye_left"][:, 1]
+    eye_shut = face_shapes(style, blink)["eye_left"][:, 1]
+    assert np.ptp(eye_shut) < 0.1 * np.ptp(eye_rest)
+    # Pose signs (blendshapes.py): yaw > 0 turns the nose to the image's right, roll > 0 tilts the
+    # head counter-clockwise (the eye on the image's right rises), pitch < 0 nods the nose down.
+    shapes = face_shapes(style, rest)
 
-def test_mouth_follows_the_phone_timeline(tiny_corpus):
-    utterance, alignment = _timed_utterance(tiny_corpus)
-    frames = int(np.ceil(utterance.duration * 25))
-    track = mouth_track(alignment, frames)
-    assert track.shape == (frames, 2) and track.min() >= 0 and track.max() <= 1
-    assert track[0, 0] == 0.0  # the utterance starts in silence: mouth closed
-    # Opening peaks inside the span of an open vowel.
-    opening = track[:, 0]
-    assert opening.max() >= 0.6 and opening.std() > 0.1
-    # Each phone holds its target shape at its midpoint.
-    from sonicsynth.align.phone_sets import map_to_arpabet
+    def where(name: str, pose: list[float]) -> np.ndarray:
+        return project(style, shapes[name], np.array(pose, dtype=float)).mean(axis=0)
 
-    phone = max(map_to_arpabet(alignment.phones, alignment.phone_set), key=lambda p: p.end - p.start)
-    midpoint_frame = (phone.start + phone.end) / 2 * 25
-    if midpoint_frame == int(midpoint_frame):
-        assert track[int(midpoint_frame), 0] == pytest.approx(VISEME_SHAPES[phone.phone][0])
-
-
-def test_rendering_is_seeded_and_only_the_mouth_follows_speech(tiny_corpus):
-    utterance, alignment = _timed_utterance(tiny_corpus)
-    first = render_talking_face(alignment, utterance.duration, seed=0)
-    assert first.shape[1:] == (224, 224, 3) and first.dtype == np.uint8
-    assert np.array_equal(first, render_talking_face(alignment, utterance.duration, seed=0))
-    assert not np.array_equal(first[0], render_talking_face(alignment, utterance.duration, seed=1)[0])
-    # Where the mouth is: the lower-middle region changes most with the opening.
-    track = mouth_track(alignment, len(first))
-    closed, widest = int(np.argmin(track[:, 0])), int(np.argmax(track[:, 0]))
-    diff = np.abs(first[widest].astype(int) - first[closed].astype(int)).sum(axis=2)
-    rows = np.nonzero(diff.sum(axis=1) > 0)[0]
-    assert rows.mean() > 112  # below the centre of the frame
+    assert where("nose", [0, 20, 0, 0, 0, 0])[0] > where("nose", [0] * 6)[0] + 5
+    tilted = [0, 0, 15, 0, 0, 0]
+    assert where("eye_right", tilted)[1] < where("eye_left", tilted)[1] - 5
+    assert where("nose", [-10, 0, 0, 0, 0, 0])[1] > where("nose", [0] * 6)[1] + 3
+    assert not np.array_equal(render_frame(style, rest, np.array(tilted, dtype=float)), render_frame(style, rest, np.zeros(6)))
 
 
 def test_synthetic_av_corpus(av_corpus, tiny_corpus):
@@ -70,6 +63,11 @@ def test_synthetic_av_corpus(av_corpus, tiny_corpus):
     assert frames.shape[1:] == (224, 224, 3)
     assert abs(len(frames) / 25 - first.duration) <= 0.04 + 1e-6
     assert abs(len(audio) / 16000 - first.duration) < 0.05
+    # The exact targets beside each video: one frame of motion per video frame, the mouth moving.
+    motion = load_motion(av_corpus.parent / first.extras["motion_path"])
+    assert motion.num_frames == len(frames) and motion.fps == 25
+    assert motion.channel("jawOpen").max() > 0.3 and np.abs(motion.pose).max() > 0
+    assert first.extras["identity"] == first.speaker
     # A second build keeps the rendered videos.
     video = first.video_file(av_corpus.parent)
     stamp = video.stat().st_mtime_ns

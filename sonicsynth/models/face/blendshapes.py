@@ -14,6 +14,9 @@ Groups (they partition the 52 channels):
 
 Pose is (pitch, yaw, roll) in degrees and (tx, ty, tz) as a translation of the head relative to the
 reference portrait, in units of the face-box size (so it does not depend on the video resolution).
+Signs, as seen in the image: pitch > 0 raises the chin (< 0 nods down), yaw > 0 turns the nose
+towards the image's right (the subject's left), roll > 0 tilts the head counter-clockwise; tx > 0
+moves right, ty > 0 moves down, tz > 0 comes towards the camera (the face grows).
 """
 
 from __future__ import annotations
