@@ -7,6 +7,8 @@ in seconds, so where a nod must appear is known exactly.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -263,12 +265,13 @@ def test_presets_pair_face_settings_with_nod_size():
     assert depths[0] > depths[1] > depths[2] and refine_pose(motion, context, calm)[1]["style"] == "news_anchor"
 
 
-def test_refinement_is_deterministic():
+def test_refinement_is_deterministic_and_its_record_is_json():
     motion = _motion()
     context = build_pose_context("Is *this* good? YES! Fine.", 3.0, emotion=["surprised", "happy", "sad"])
     first, record_a = refine_pose(motion, context)
     second, record_b = refine_pose(motion, context)
     assert first.pose.tobytes() == second.pose.tobytes() and record_a == record_b
+    assert json.loads(json.dumps(record_a)) == record_a  # the generation log is JSON
 
 
 def test_bad_input_is_refused_clearly():
