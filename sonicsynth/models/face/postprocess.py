@@ -39,6 +39,11 @@ clamped, warnings), which the talking-face pipeline writes into the generation l
    degrees and 0.5 face-box sizes of translation): beyond them a portrait-driven renderer has to
    invent the hidden side of the head.
 
+The settings also carry the preset's `pose_refinement` (strength and emphasis-nod size of
+`pose_refinement.refine_pose`). `postprocess` does not apply it: the refinement needs the text, and
+it runs on the post-processed motion, so that a preset's nod size is the nod the viewer sees (not
+scaled again by `motion_scale` nor flattened by the pose smoothing).
+
 Gains outside their safe range (`DYNAMIC_SCALE_SAFE`, `MOTION_SCALE_SAFE`) are applied, with a
 `FaceParameterWarning`; negative gains (mirrored motion) are refused. Named style presets live in
 `configs/face_style/<name>.yaml` (a Hydra config group, `face_style=news_anchor`) and load from
@@ -129,6 +134,33 @@ class Smoothing:
 
 
 @dataclass
+class PoseRefinementSettings:
+    """How strongly the text context adjusts the head (the rules are in `pose_refinement`).
+
+    `strength` scales every rule together (0 = the input exactly, 1 = the documented magnitudes);
+    `emphasis_nod_degrees` is the peak pitch-down of a nod on an emphasised word at strength 1 and
+    `nod_duration_sec` its length, so a preset can pair small calm nods with a calm face.
+    """
+
+    strength: float = 1.0
+    emphasis_nod_degrees: float = 4.0
+    nod_duration_sec: float = 0.36
+
+    def __post_init__(self) -> None:
+        self.strength = _number(self.strength, "pose_refinement.strength")
+        if self.strength < 0:
+            raise ValueError(f"pose_refinement.strength must be >= 0 (a negative strength reverses every rule), "
+                             f"got {self.strength}")
+        self.emphasis_nod_degrees = _number(self.emphasis_nod_degrees, "pose_refinement.emphasis_nod_degrees")
+        if not 0.0 <= self.emphasis_nod_degrees <= 15.0:
+            raise ValueError(f"pose_refinement.emphasis_nod_degrees is a nod in degrees, 0..15, "
+                             f"got {self.emphasis_nod_degrees}")
+        self.nod_duration_sec = _number(self.nod_duration_sec, "pose_refinement.nod_duration_sec")
+        if not 0.1 <= self.nod_duration_sec <= 1.0:
+            raise ValueError(f"pose_refinement.nod_duration_sec must be 0.1..1.0 s, got {self.nod_duration_sec}")
+
+
+@dataclass
 class PostprocessSettings:
     """Every face post-processing parameter; a style preset is one of these with a `style` name."""
 
@@ -141,6 +173,7 @@ class PostprocessSettings:
     blink_duration_sec: tuple[float, float] = (0.1, 0.4)
     alignment_offset_sec: float = 0.0
     pose_limits: tuple[float, float, float, float, float, float] = (45.0, 60.0, 45.0, 0.5, 0.5, 0.5)
+    pose_refinement: PoseRefinementSettings = field(default_factory=PoseRefinementSettings)
     style: str | None = None
 
     def __post_init__(self) -> None:
@@ -148,6 +181,11 @@ class PostprocessSettings:
             self.smoothing = Smoothing(**dict(self.smoothing))
         if not isinstance(self.smoothing, Smoothing):
             raise ValueError(f"smoothing must be a Smoothing or a mapping of its fields, got {self.smoothing!r}")
+        if isinstance(self.pose_refinement, Mapping):
+            self.pose_refinement = PoseRefinementSettings(**dict(self.pose_refinement))
+        if not isinstance(self.pose_refinement, PoseRefinementSettings):
+            raise ValueError("pose_refinement must be a PoseRefinementSettings or a mapping of its fields, "
+                             f"got {self.pose_refinement!r}")
         for name in ("dynamic_scale", "motion_scale"):
             gain = _number(getattr(self, name), name)
             if gain < 0:
