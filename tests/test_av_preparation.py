@@ -148,3 +148,28 @@ def test_the_landmark_backend_is_injected_and_part_of_the_cache_key():
     assert preparation_settings(SETTINGS, dlib_backend) != preparation_settings(SETTINGS, same_points)
     with pytest.raises(ValueError, match="68 points"):
         IbugSubset(dlib_backend, [0, 1, 2])
+
+
+def test_prepare_av_corpus_script_writes_manifests_targets_and_summary(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from sonicsynth.data.manifest import read_manifest
+
+    script = Path(__file__).parents[1] / "scripts" / "prepare_av_corpus.py"
+    spec = importlib.util.spec_from_file_location("prepare_av_corpus", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    root, out = tmp_path / "clips", tmp_path / "out"
+    write_face_video(root / "speaker_000.mp4", moving_face_frames(6))
+    write_face_video(root / "speaker_001.mp4", [np.full((240, 320, 3), 90, np.uint8)] * 4)
+    write_face_video(root / "mute_000.mp4", moving_face_frames(4), audio=False)
+    assert module.main(["--layout", "hdtf", "--root", str(root), "--out", str(out), "--crop-size", "64", "--quiet"]) == 0
+    (utterance,) = read_manifest(out / "face_manifest.jsonl")
+    assert utterance.id == "speaker_000" and utterance.video_path and utterance.extras["video_sha256"]
+    assert load_face_targets(out / "cache", utterance)["blendshapes"].shape == (6, 52)
+    summary = json.loads((out / "preparation_summary.json").read_text())
+    assert (summary["clips"], summary["with_audio"], summary["prepared"]) == (3, 2, 1)
+    reasons = {Path(item["path"]).name: item["reason"] for item in summary["skipped"]}
+    assert reasons["mute_000.mp4"] == "has no audio track"
+    assert reasons["speaker_001.mp4"] == f"{root / 'speaker_001.mp4'}: no face found in any of its 4 frames"

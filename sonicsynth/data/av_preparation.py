@@ -212,6 +212,7 @@ def prepare_face_targets(utterances: list[Utterance], manifest_dir: str | os.Pat
     summary = FacePreparationSummary(videos=len(utterances))
     for utterance in tqdm(utterances, desc="preparing face targets", unit="video", disable=not progress):
         video = utterance.video_file(manifest_dir)
+        video = None if video is None else Path(os.path.normpath(video))  # name files as a user would
         if video is None or not video.is_file():
             summary.problems.append({"id": utterance.id, "path": str(video), "reason": "missing video file"})
             continue
