@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -47,6 +46,14 @@ from sonicsynth.models.syncnet.network import (
     FACE_SIZE,
     VIDEO_WINDOW_FRAMES,
     SyncNet,
+)
+from sonicsynth.video.faces import (  # noqa: F401  (link_tracks, shot_starts: re-exported for callers)
+    FaceDetectorError,
+    FaceTrack,
+    HaarFaceDetector,
+    link_tracks,
+    shot_starts,
+    track_faces,
 )
 from sonicsynth.video.io import VideoError, iter_frames, read_audio_track
 
@@ -115,22 +122,6 @@ def scores_from_distances(distances: torch.Tensor, vshift: int) -> SyncScore:
 
 
 @dataclass
-class FaceTrack:
-    start: int  # first frame (25 fps)
-    end: int  # last frame, inclusive
-    boxes: np.ndarray = field(repr=False)  # (end - start + 1, 4) x1 y1 x2 y2, gaps interpolated
-    detections: int
-
-    @property
-    def frames(self) -> int:
-        return self.end - self.start + 1
-
-    @property
-    def face_size(self) -> float:
-        return float(max(np.mean(self.boxes[:, 2] - self.boxes[:, 0]), np.mean(self.boxes[:, 3] - self.boxes[:, 1])))
-
-
-@dataclass
 class VideoSyncReport:
     video: str
     crop: str
@@ -146,60 +137,6 @@ class VideoSyncReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def link_tracks(detections: Sequence[Sequence[np.ndarray]], iou_threshold: float = 0.5, max_gap: int = 25) -> list[FaceTrack]:
-    """Greedy IoU linking as in syncnet_python: each pass grows one track through the remaining
-    detections and stops after `max_gap` frames without a match. A track takes at most one face per
-    frame (the reference's loop can take two overlapping boxes from one frame)."""
-    remaining = [list(frame) for frame in detections]
-    tracks = []
-    while True:
-        frames, boxes = [], []
-        for index, faces in enumerate(remaining):
-            if frames and index - frames[-1] > max_gap:
-                break
-            for face in faces:
-                if not frames or _iou(face, boxes[-1]) > iou_threshold:
-                    frames.append(index)
-                    boxes.append(face)
-                    remaining[index] = [f for f in faces if f is not face]
-                    break
-        if not frames:
-            return tracks
-        frame_range = np.arange(frames[0], frames[-1] + 1)
-        boxes = np.stack(boxes)
-        interpolated = np.stack([np.interp(frame_range, frames, boxes[:, k]) for k in range(4)], axis=1)
-        tracks.append(FaceTrack(frames[0], frames[-1], interpolated, len(frames)))
-
-
-SHOT_CUT_THRESHOLD = 27.0  # PySceneDetect ContentDetector's default
-MIN_SHOT_FRAMES = 15
-_SHOT_ANALYSIS_WIDTH = 256
-
-
-def _small_hsv(frame: np.ndarray) -> np.ndarray:
-    scale = min(1.0, _SHOT_ANALYSIS_WIDTH / frame.shape[1])
-    small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame
-    return cv2.cvtColor(small, cv2.COLOR_BGR2HSV).astype(np.int16)
-
-
-def shot_starts(content_changes: Sequence[float], threshold: float = SHOT_CUT_THRESHOLD,
-                min_shot: int = MIN_SHOT_FRAMES) -> list[int]:
-    """First frame of every shot, given each frame's mean HSV change from the previous frame."""
-    starts = [0]
-    for index, change in enumerate(content_changes):
-        if index > 0 and change > threshold and index - starts[-1] >= min_shot:
-            starts.append(index)
-    return starts
 
 
 def crop_track(frame: np.ndarray, centre_x: float, centre_y: float, half_size: float, crop_scale: float) -> np.ndarray:
@@ -238,7 +175,7 @@ class LipSyncEvaluator:
         self.min_track, self.min_face_size = min_track, min_face_size
         self.crop_scale, self.num_failed_det = crop_scale, num_failed_det
         self.detection_short_side = detection_short_side
-        self._detector: cv2.CascadeClassifier | None = None
+        self._detector = HaarFaceDetector(detection_short_side)
 
     # -- the reference computation on decoded frames and audio ------------------------------------
     @torch.inference_mode()
@@ -297,30 +234,16 @@ class LipSyncEvaluator:
 
     def detect_faces(self, frame: np.ndarray) -> list[np.ndarray]:
         """Face boxes (x1, y1, x2, y2) in full-frame pixels, detected on a copy scaled to a fixed short side."""
-        if self._detector is None:
-            self._detector = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
-            if self._detector.empty():
-                raise MetricError("OpenCV's Haar face cascade is missing (install opencv-python-headless 4.x)")
-        scale = min(1.0, self.detection_short_side / min(frame.shape[:2]))
-        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame
-        gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
-        found = self._detector.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
-        return [np.array([x, y, x + w, y + h], dtype=float) / scale for x, y, w, h in found]
+        try:
+            return self._detector(frame)
+        except FaceDetectorError as error:
+            raise MetricError(str(error)) from error
 
     def _evaluate_detected(self, path: Path, report: VideoSyncReport) -> None:
         audio = read_audio_track(path, SAMPLE_RATE)
-        detections, changes, previous = [], [], None
-        for frame in iter_frames(path, FPS):
-            detections.append(self.detect_faces(frame))
-            hsv = _small_hsv(frame)
-            changes.append(0.0 if previous is None else float(np.abs(hsv - previous).mean()))
-            previous = hsv
-        starts = shot_starts(changes)
-        report.shots = len(starts)
-        tracks = []
-        for start, end in zip(starts, [*starts[1:], len(detections)], strict=True):
-            for track in link_tracks(detections[start:end], max_gap=self.num_failed_det):
-                tracks.append(FaceTrack(track.start + start, track.end + start, track.boxes, track.detections))
+        found = track_faces(iter_frames(path, FPS), self.detect_faces, max_gap=self.num_failed_det)
+        report.shots = len(found.shot_starts)
+        tracks = found.tracks
         report.tracks = len(tracks)
         keep = []
         for track in tracks:
