@@ -82,10 +82,34 @@ def run_tts(cfg: DictConfig) -> Path:
     parameters = OmegaConf.to_container(cfg, resolve=True)
     ref_text = None if cfg.ref_text is None else str(cfg.ref_text)
     return tts(speaker, str(cfg.text), cfg.lang, cfg.ref_audio, cfg.output_dir, parameters, reference_text=ref_text,
-               reference_language=cfg.ref_lang, seed=cfg.seed, stream=cfg.stream, output_name=cfg.output_name)
+               reference_language=cfg.ref_lang, seed=cfg.seed, stream=cfg.stream, output_name=cfg.output_name or "tts")
 
 
-TASKS = {"vocode": run_vocode, "resynth": run_resynth, "tts": run_tts}
+def run_a2bs(cfg: DictConfig) -> Path:
+    from dataclasses import asdict
+
+    from sonicsynth.models.face.postprocess import load_style, settings_from_config
+    from sonicsynth.pipelines.a2bs import a2bs
+    from sonicsynth.pipelines.audio_to_face import FacePredictor
+
+    if cfg.audio is None:
+        raise ValueError("task=a2bs needs audio=<wav of speech> and ckpt=<the face-motion package or checkpoint>")
+    face = OmegaConf.to_container(cfg.face, resolve=True)
+    style = face.pop("style")
+    overrides = {key: value for key, value in face.items() if value is not None}
+    if style is not None:
+        settings = load_style(style)
+        settings = settings_from_config({**asdict(settings), **overrides}) if overrides else settings
+    else:
+        settings = settings_from_config(overrides)
+    predictor = FacePredictor.load(cfg.ckpt, trust=cfg.trust_checkpoint, device=cfg.device,
+                                   min_speech_level_db=cfg.min_speech_level_db)
+    return a2bs(predictor, cfg.audio, cfg.output_dir, OmegaConf.to_container(cfg, resolve=True), settings=settings,
+                text=cfg.text, emotion=cfg.emotion, preview=cfg.preview, seed=cfg.seed,
+                output_name=cfg.output_name)
+
+
+TASKS = {"vocode": run_vocode, "resynth": run_resynth, "tts": run_tts, "a2bs": run_a2bs}
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="infer")

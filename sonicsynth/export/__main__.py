@@ -5,6 +5,7 @@
   onnx         vocoder package or checkpoint -> ONNX (dynamic length), checked against PyTorch
   torchscript  vocoder package or checkpoint -> TorchScript, checked against PyTorch
   published    HiFi-GAN generator in the original implementation's layout (+ config.json) -> package
+  face-onnx    face-motion (audio-to-blendshape) package or checkpoint -> ONNX, checked against PyTorch
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("source", type=Path, help="package directory or training checkpoint")
         p.add_argument("out", type=Path)
         p.add_argument("--tolerance", type=float, default=1e-4)
+    p = sub.add_parser("face-onnx", help="face-motion predictor -> ONNX")
+    p.add_argument("source", type=Path, help="package directory or training checkpoint")
+    p.add_argument("out", type=Path)
+    p.add_argument("--tolerance", type=float, default=1e-4)
     p = sub.add_parser("published", help="published HiFi-GAN generator -> package")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("config", type=Path)
@@ -60,6 +65,18 @@ def main(argv: list[str] | None = None) -> int:
             if diff >= args.tolerance:
                 args.out.unlink(missing_ok=True)
                 print(f"error: {args.out} differs from PyTorch by {diff:.3g} (>= {args.tolerance}); removed", file=sys.stderr)
+                return 1
+        elif args.command == "face-onnx":
+            from sonicsynth.export.face_onnx import export_face_motion_checked
+            from sonicsynth.pipelines.audio_to_face import load_face_predictor
+
+            net, _, _ = load_face_predictor(args.source)
+            diffs = export_face_motion_checked(net, args.out)
+            print(json.dumps({"output": str(args.out), "max_abs_difference_vs_pytorch": diffs}))
+            if max(diffs.values()) >= args.tolerance:
+                args.out.unlink(missing_ok=True)
+                print(f"error: {args.out} differs from PyTorch by {max(diffs.values()):.3g} (>= {args.tolerance}); removed",
+                      file=sys.stderr)
                 return 1
         elif args.command == "published":
             from sonicsynth.models.vocoder.lightning_module import HiFiGANLitModule

@@ -19,29 +19,28 @@ from sonicsynth.nn.weight_norm import remove_weight_norm
 from sonicsynth.utils.atomic import atomic_write
 
 
-def export_onnx(generator: nn.Module, path: str | Path, n_mels: int, opset: int = 17, example_frames: int = 64) -> Path:
-    """Fold weight norm into `generator` (in place) and write it as ONNX with a dynamic time axis."""
+def write_onnx(model: nn.Module, example_inputs: tuple[torch.Tensor, ...], path: str | Path, input_names: list[str],
+               output_names: list[str], dynamic_axes: dict[str, dict[int, str]], opset: int = 17) -> Path:
+    """Trace `model` (in eval mode) on `example_inputs` into one self-contained ONNX file, atomically."""
     path = Path(path)
-    model = remove_weight_norm(generator).eval()
     tmp = path.with_name(f".{path.name}.partial")
     try:
         # The TorchScript-based exporter: a plain convolutional graph needs nothing newer, and it
         # writes one self-contained file.
-        torch.onnx.export(
-            model,
-            (torch.randn(1, n_mels, example_frames),),
-            str(tmp),
-            input_names=["mel"],
-            output_names=["audio"],
-            dynamic_axes={"mel": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}},
-            opset_version=opset,
-            dynamo=False,
-        )
+        torch.onnx.export(model.eval(), example_inputs, str(tmp), input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
         with open(tmp, "rb") as src, atomic_write(path, "wb") as dst:
             dst.write(src.read())
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def export_onnx(generator: nn.Module, path: str | Path, n_mels: int, opset: int = 17, example_frames: int = 64) -> Path:
+    """Fold weight norm into `generator` (in place) and write it as ONNX with a dynamic time axis."""
+    model = remove_weight_norm(generator)
+    return write_onnx(model, (torch.randn(1, n_mels, example_frames),), path, ["mel"], ["audio"],
+                      {"mel": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}}, opset)
 
 
 def export_torchscript(generator: nn.Module, path: str | Path, n_mels: int, example_frames: int = 64) -> Path:
