@@ -106,7 +106,7 @@ def run_a2bs(cfg: DictConfig) -> Path:
                                    min_speech_level_db=cfg.min_speech_level_db)
     return a2bs(predictor, cfg.audio, cfg.output_dir, OmegaConf.to_container(cfg, resolve=True), settings=settings,
                 text=cfg.text, emotion=cfg.emotion, preview=cfg.preview, seed=cfg.seed,
-                output_name=cfg.output_name)
+                output_name=cfg.output_name, identity=cfg.identity)
 
 
 TASKS = {"vocode": run_vocode, "resynth": run_resynth, "tts": run_tts, "a2bs": run_a2bs}

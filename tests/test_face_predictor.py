@@ -163,3 +163,17 @@ def test_held_out_identity_never_trains(av_corpus):
     assert batch["features"].shape[1:] == (30, SMALL_FEATURES.dim) and batch["blendshapes"].shape[2] == 52
     with pytest.raises(ValueError, match="not in the manifest"):
         FaceMotionDataModule(str(av_corpus), held_out_identities=["nobody"]).setup("fit")
+
+
+def test_identity_conditioning_is_recorded_and_chosen_by_name(av_corpus, tmp_path):
+    _train(av_corpus, tmp_path / "conditioned", 1, "model.net.num_identities=2", "data.held_out_identities=[]",
+           "validate_before_training=false")
+    checkpoint = tmp_path / "conditioned/checkpoints/last.ckpt"
+    predictor = FacePredictor.load(checkpoint)
+    assert predictor.source["config"]["identities"] == ["festival-kal", "mbrola-us1"]
+    speech = load_audio(next(u for u in read_manifest(av_corpus)).audio_file(av_corpus.parent), sample_rate=16000).samples
+    neutral = predictor.predict(speech).motion.blendshapes
+    styled = predictor.predict(speech, identity="mbrola-us1").motion.blendshapes
+    assert not np.array_equal(neutral, styled)
+    with pytest.raises(ValueError, match="'nobody' is not one this model was conditioned on"):
+        predictor.predict(speech, identity="nobody")

@@ -39,19 +39,19 @@ def render_preview(path: str | Path, motion, samples: np.ndarray, seed: int = 0)
 
 def a2bs(predictor: FacePredictor, audio_path: str | Path, output_dir: str | Path, parameters: dict[str, Any], *,
          settings: PostprocessSettings | None = None, text: str | None = None, emotion: str = "neutral",
-         preview: bool = True, seed: int = 0, output_name: str | None = None) -> Path:
+         preview: bool = True, seed: int = 0, output_name: str | None = None, identity: str | None = None) -> Path:
     """Run the whole task; returns the generation log's path."""
     from sonicsynth.models.face.motion_io import plot_motion, write_live_link_csv, write_motion_json
 
     audio_path, output_dir = Path(audio_path), Path(output_dir)
     settings = settings or PostprocessSettings()
     log = GenerationLog("a2bs", parameters, seed)
-    log.set_checkpoint(getattr(predictor, "source", {}))
+    log.set_checkpoint(predictor.source)
     with log.timed("load_audio"):
         audio = load_audio(audio_path, sample_rate=SAMPLE_RATE)
     log.add_input(audio_path, duration_sec=len(audio.samples) / SAMPLE_RATE, notes=list(audio.notes))
     with log.timed("predict"):
-        prediction = predictor.predict(audio.samples, name=str(audio_path))
+        prediction = predictor.predict(audio.samples, name=str(audio_path), identity=identity)
     with log.timed("postprocess"):
         motion, record = postprocess(prediction.motion, settings, seed=seed)
     log.record["postprocess"] = record

@@ -80,18 +80,18 @@ class Prediction:
 class FacePredictor:
     def __init__(self, net: FaceMotionTCN, features: FaceAudioFeatures, *, device: str = "cpu",
                  window_frames: int = DEFAULT_WINDOW_FRAMES,
-                 min_speech_level_db: float | None = DEFAULT_MIN_SPEECH_LEVEL_DB) -> None:
+                 min_speech_level_db: float | None = DEFAULT_MIN_SPEECH_LEVEL_DB, source: dict | None = None) -> None:
+        """source: where the model came from and its recorded config (`load_face_predictor`)."""
         if window_frames < 1:
             raise ValueError(f"window_frames must be >= 1, got {window_frames}")
         self.net, self.features = net.eval().to(device), features
         self.device, self.window_frames, self.min_speech_level_db = device, window_frames, min_speech_level_db
+        self.source = source or {}
 
     @classmethod
     def load(cls, path: str | Path, trust: bool = False, **settings: Any) -> FacePredictor:
         net, features, source = load_face_predictor(path, trust=trust)
-        predictor = cls(net, features, **settings)
-        predictor.source = source
-        return predictor
+        return cls(net, features, source=source, **settings)
 
     def _check(self, samples: np.ndarray, what: str) -> np.ndarray:
         samples = np.asarray(samples, dtype=np.float32)
@@ -101,9 +101,21 @@ class FacePredictor:
             raise ValueError(f"{what}: the audio contains NaN or infinite samples")
         return samples
 
+    def identity_index(self, identity: str | None) -> torch.Tensor | None:
+        """The conditioning index of a training identity by name (None: the neutral, unknown one)."""
+        if identity is None:
+            return None
+        known = list(self.source.get("config", {}).get("identities") or [])
+        if identity not in known:
+            raise ValueError(f"identity {identity!r} is not one this model was conditioned on "
+                             f"(known: {', '.join(known) if known else 'none; the model is unconditioned'})")
+        return torch.tensor([known.index(identity) + 1], device=self.device)
+
     @torch.inference_mode()
-    def predict(self, samples: np.ndarray, name: str = "audio") -> Prediction:
-        """The face motion of a whole clip of 16 kHz mono samples (one frame per started 40 ms)."""
+    def predict(self, samples: np.ndarray, name: str = "audio", identity: str | None = None) -> Prediction:
+        """The face motion of a whole clip of 16 kHz mono samples (one frame per started 40 ms),
+        optionally in the style of a training identity (a model trained with `num_identities`)."""
+        index = self.identity_index(identity)
         samples = self._check(samples, name)
         if len(samples) == 0:
             raise ValueError(f"{name}: the audio is empty")
@@ -114,9 +126,9 @@ class FacePredictor:
                 f"{self.min_speech_level_db:g}); the face stays at rest"])
         features = torch.from_numpy(self.features(samples)).to(self.device)[None]
         if frames <= self.window_frames:
-            blendshapes, pose = self.net(features)
+            blendshapes, pose = self.net(features, index)
             return Prediction(self._motion(blendshapes[0], pose[0], name))
-        stream = MotionStream(self, name)
+        stream = MotionStream(self, name, identity)
         parts = [stream.push_features(features[0, start : start + self.window_frames])
                  for start in range(0, frames, self.window_frames)]
         parts.append(stream.finish_features())
@@ -124,8 +136,8 @@ class FacePredictor:
         return Prediction(_concat(parts, name), [f"{name}: {frames} frames predicted in {windows} windows of "
                                                  f"{self.window_frames} with the state carried across"])
 
-    def stream(self, name: str = "stream") -> MotionStream:
-        return MotionStream(self, name)
+    def stream(self, name: str = "stream", identity: str | None = None) -> MotionStream:
+        return MotionStream(self, name, identity)
 
     @staticmethod
     def _motion(blendshapes: torch.Tensor, pose: torch.Tensor, name: str) -> FaceMotion:
@@ -149,8 +161,9 @@ class MotionStream:
     plus the compute time of the chunk.
     """
 
-    def __init__(self, predictor: FacePredictor, name: str) -> None:
+    def __init__(self, predictor: FacePredictor, name: str, identity: str | None = None) -> None:
         self.predictor, self.name = predictor, name
+        self.identity = predictor.identity_index(identity)
         self.net = predictor.net
         self.features = FeatureStream(predictor.features)
         self.state = self.net.initial_state()
@@ -185,7 +198,7 @@ class MotionStream:
         return self._run(torch.zeros(1, self.net.input_dim, self.net.lookahead, device=self.predictor.device))
 
     def _run(self, normed: torch.Tensor) -> FaceMotion | None:
-        blendshapes, pose, self.state = self.net.step(normed, self.state)
+        blendshapes, pose, self.state = self.net.step(normed, self.state, self.identity)
         skip = min(self.to_skip, blendshapes.shape[1])
         self.to_skip -= skip
         blendshapes, pose = blendshapes[0, skip:], pose[0, skip:]

@@ -53,10 +53,12 @@ class FaceMotionLitModule(PackageableModule):
         mouth_weight: float = 3.0,
         velocity_weight: float = 1.0,
         pose_weight: float = 0.5,
+        identities: list[str] | None = None,
         compatibility_id: str | None = None,
     ) -> None:
         """net: `_target_` config of a `FaceMotionTCN` without `input_dim` (the features set it);
-        features: `FaceAudioFeatures` settings (defaults when None)."""
+        features: `FaceAudioFeatures` settings (defaults when None); identities: the training
+        identities in embedding order (index 1 on), recorded from the data when `net.num_identities` > 0."""
         super().__init__()
         self.save_hyperparameters()
         self.hparams.features = dict(features or {})
@@ -76,6 +78,18 @@ class FaceMotionLitModule(PackageableModule):
                 f"the datamodule's features {settings.settings()} differ from the model's "
                 f"{self.features.settings()}; set them in one place (model.features)"
             )
+        identities = getattr(datamodule, "identities", None)
+        conditioned = self.net.expression.identity is not None
+        if conditioned and identities:
+            # Recorded so that inference can condition by name (`FacePredictor.predict(identity=...)`).
+            names = [name for name, _ in sorted(identities.items(), key=lambda item: item[1])]
+            if len(names) > self.net.expression.identity.num_embeddings - 1:
+                raise ValueError(f"the data has {len(names)} training identities but net.num_identities is "
+                                 f"{self.net.expression.identity.num_embeddings - 1}")
+            recorded = self.hparams.get("identities")
+            if recorded and list(recorded) != names:
+                raise ValueError(f"this model was trained on identities {list(recorded)}, the data has {names}")
+            self.hparams.identities = names
 
     def losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         blendshapes, pose = self.net(batch["features"], batch["identity"])
@@ -142,4 +156,5 @@ class FaceMotionLitModule(PackageableModule):
     @classmethod
     def package_contents(cls, checkpoint: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         hp = checkpoint["hyper_parameters"]
-        return cls.submodule_weights(checkpoint, "net."), {"net": hp["net"], "features": dict(hp.get("features") or {})}
+        return cls.submodule_weights(checkpoint, "net."), {
+            "net": hp["net"], "features": dict(hp.get("features") or {}), "identities": list(hp.get("identities") or [])}
