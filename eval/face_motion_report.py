@@ -11,7 +11,10 @@ Per group, the mean over utterances of the metrics of `sonicsynth.metrics.face_m
 prediction (before post-processing) and the share of utterances whose jawOpen lag is within one
 frame (40 ms). With `--syncnet`, each utterance's motion and ground truth are rendered as preview
 videos (the drawn face of `procedural_face`, muxed with the audio) and scored with LSE-D / LSE-C:
-ground truth, prediction, and the prediction with its audio delayed `--shift` frames.
+ground truth, prediction, and the prediction with its audio delayed `--shift` frames. Both readings
+are reported: the published one (at the best offset of the +-15 frame search, with the AV offset
+found) and at offset 0 (`*_at_0_*`), since the search forgives a constant shift
+(`lip_sync.scores_at_offset`).
 """
 
 from __future__ import annotations
@@ -36,10 +39,14 @@ def _summary(rows: list[dict]) -> dict:
     for name in METRICS:
         summary[name] = float(np.mean([row[name] for row in rows]))
     summary["jaw_open_lag_within_1_frame"] = float(np.mean([abs(row["jaw_open_lag_frames"]) <= 1 for row in rows]))
-    for name in ("lse_d_truth", "lse_c_truth", "lse_d_prediction", "lse_c_prediction", "lse_d_shifted", "lse_c_shifted"):
-        values = [row[name] for row in rows if name in row]
-        if values:
-            summary[name] = float(np.mean(values))
+    for label in ("truth", "prediction", "shifted"):
+        for name in (f"lse_d_{label}", f"lse_c_{label}", f"lse_d_at_0_{label}", f"lse_c_at_0_{label}"):
+            values = [row[name] for row in rows if name in row]
+            if values:
+                summary[name] = float(np.mean(values))
+        offsets = [row[f"offset_{label}"] for row in rows if f"offset_{label}" in row]
+        if offsets:
+            summary[f"median_offset_{label}"] = float(np.median(offsets))
     return summary
 
 
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     evaluator = None
     if args.syncnet:
-        from sonicsynth.metrics.lip_sync import LipSyncEvaluator, SAMPLES_PER_FRAME
+        from sonicsynth.metrics.lip_sync import SAMPLES_PER_FRAME, LipSyncEvaluator, scores_at_offset
 
         evaluator = LipSyncEvaluator(args.syncnet)
 
@@ -107,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                     if report.error is None:
                         row[f"lse_d_{label}"], row[f"lse_c_{label}"] = report.lse_d, report.lse_c
                         row[f"offset_{label}"] = report.offset
+                        at_zero = scores_at_offset(report.scored[0]["mean_distance"], 0)
+                        row[f"lse_d_at_0_{label}"], row[f"lse_c_at_0_{label}"] = at_zero
             group = "unseen_identity" if row["identity"] in held_out else "seen_identities"
             rows[group].append(row)
             if example is None and group == "unseen_identity":

@@ -244,3 +244,16 @@ def test_face_centred_path_resizes_frames_to_224(small_evaluator, tmp_path):
     video = _talking_face_video(tmp_path / "crop.mp4", frames=30, face_frames=30)
     report = small_evaluator.evaluate(video, crop="face_centred")
     assert report.error is None and report.tracks == 1 and report.frames_scored == 25
+
+
+def test_scores_at_offset_zero_read_the_curve_where_sync_should_be():
+    from sonicsynth.metrics.lip_sync import scores_at_offset, scores_from_distances
+
+    # 3 windows x 7 offsets (+3 .. -3); the curve's minimum sits at offset -2 (index 5).
+    curve = torch.tensor([9.0, 8.0, 7.0, 6.0, 5.0, 1.0, 4.0])
+    score = scores_from_distances(curve.repeat(3, 1), vshift=3)
+    assert score.offset == -2 and score.lse_d == 1.0 and score.lse_c == pytest.approx(5.0)
+    assert scores_at_offset(score.mean_distance, 0) == (6.0, pytest.approx(0.0))
+    assert scores_at_offset(score.mean_distance, -2) == (1.0, pytest.approx(5.0))
+    with pytest.raises(MetricError, match="outside the searched range"):
+        scores_at_offset(score.mean_distance, 4)

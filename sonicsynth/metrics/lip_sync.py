@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -107,6 +108,18 @@ class SyncScore:
     def offsets(self) -> list[int]:
         vshift = (len(self.mean_distance) - 1) // 2
         return list(range(vshift, -vshift - 1, -1))
+
+
+def scores_at_offset(mean_distance: Sequence[float], offset: int = 0) -> tuple[float, float]:
+    """(distance, confidence) at one AV offset of a distance-per-offset curve (`SyncScore.mean_distance`):
+    LSE-D and LSE-C read at that offset instead of at the curve's minimum. The published LSE search
+    over +-vshift forgives any constant shift (a video 10 frames out of sync finds its minimum at
+    offset -10 and scores as well as one in sync); read at offset 0, they say whether it *is* in sync."""
+    vshift = (len(mean_distance) - 1) // 2
+    if abs(offset) > vshift:
+        raise MetricError(f"offset {offset} is outside the searched range +-{vshift}")
+    distance = float(mean_distance[vshift - offset])
+    return distance, float(np.median(mean_distance)) - distance
 
 
 def scores_from_distances(distances: torch.Tensor, vshift: int) -> SyncScore:

@@ -184,3 +184,4 @@ class FeatureStream:
             self.buffer = self.buffer[keep_from - self.buffer_start :]
             self.buffer_start = keep_from
         return self.features.stack(frames)
+
