@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         for utterance in tqdm(utterances, desc="utterances"):
             samples = load_audio(utterance.audio_file(args.manifest.parent), sample_rate=SAMPLE_RATE).samples
             truth = load_motion(args.manifest.parent / utterance.extras["motion_path"])
-            predicted = predictor.predict(samples, name=utterance.id).motion
+            predicted = predictor.predict(samples, name="prediction").motion
             frames = min(truth.num_frames, predicted.num_frames)
             row = {"id": utterance.id, "identity": utterance.extras.get("identity", utterance.speaker),
                    **face_motion_report(predicted.blendshapes[:frames], truth.blendshapes[:frames], max_lag=5)}
@@ -129,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.out is not None:
+        from sonicsynth.models.face.blendshapes import FaceMotion
         from sonicsynth.models.face.motion_io import plot_motion
 
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "face_motion_report.json").write_text(text + "\n")
         if example is not None:
             name, predicted, truth = example
+            truth = FaceMotion(truth.blendshapes, truth.pose, fps=truth.fps, name="ground truth")
             plot_motion(args.out / f"{name}.png", predicted, reference=truth,
                         title=f"{name} (unseen identity): prediction (solid) and ground truth (dashed)")
     return 0

@@ -7,7 +7,8 @@ Writes, under --out:
   wavs/<speaker>/<id>.wav         the clips' audio, mono 16 kHz
   cache/face_targets-<hash>/      per video: <sha>.npz (blendshapes, pose, boxes, ok flags, landmarks)
                                   and <sha>.mp4 (square face crops, 25 fps, with the audio)
-  face_manifest.jsonl             the clips with face targets; extras name the video hash and cache key
+  face_manifest.jsonl             the clips with face targets; extras name the video hash, cache key and
+                                  motion_path (train on it: experiment=a2bs_synthetic data.manifest=<it>)
   preparation_summary.json        counts, every clip skipped and why, clips with other faces or flagged frames
 
 Resumable: prepared videos (same bytes, same settings) and extracted audio are reused. Targets are
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from sonicsynth.data.av_adapters import AV_ADAPTERS, make_av_manifest
 from sonicsynth.data.av_preparation import FacePreparationSettings, prepare_face_targets
+from sonicsynth.data.feature_cache import FeatureCache
 from sonicsynth.data.manifest import write_manifest
 from sonicsynth.utils.atomic import atomic_write
 
@@ -55,7 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     face = prepare_face_targets(utterances, args.out, args.out / "cache", settings, progress=not args.quiet)
-    prepared = [replace(u, extras={**u.extras, **face.prepared[u.id]}) for u in utterances if u.id in face.prepared]
+    cache = FeatureCache(args.out / "cache")
+
+    def face_extras(utterance):
+        # motion_path and identity are what the face-motion datamodule reads (experiment=a2bs_*).
+        record = face.prepared[utterance.id]
+        targets = cache.path(record["face_targets"], record["video_sha256"]).relative_to(args.out)
+        return {**utterance.extras, **record, "motion_path": str(targets), "identity": utterance.speaker}
+
+    prepared = [replace(u, extras=face_extras(u)) for u in utterances if u.id in face.prepared]
     if prepared:
         write_manifest(args.out / "face_manifest.jsonl", prepared)
     summary = {

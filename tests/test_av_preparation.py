@@ -168,6 +168,11 @@ def test_prepare_av_corpus_script_writes_manifests_targets_and_summary(tmp_path)
     (utterance,) = read_manifest(out / "face_manifest.jsonl")
     assert utterance.id == "speaker_000" and utterance.video_path and utterance.extras["video_sha256"]
     assert load_face_targets(out / "cache", utterance)["blendshapes"].shape == (6, 52)
+    # The face-motion datamodule's view of the same targets.
+    from sonicsynth.data.synthetic_av import load_motion
+
+    motion = load_motion(out / utterance.extras["motion_path"])
+    assert motion.num_frames == 6 and motion.fps == 25 and utterance.extras["identity"] == utterance.speaker
     summary = json.loads((out / "preparation_summary.json").read_text())
     assert (summary["clips"], summary["with_audio"], summary["prepared"]) == (3, 2, 1)
     reasons = {Path(item["path"]).name: item["reason"] for item in summary["skipped"]}

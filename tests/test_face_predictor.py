@@ -177,3 +177,19 @@ def test_identity_conditioning_is_recorded_and_chosen_by_name(av_corpus, tmp_pat
     assert not np.array_equal(neutral, styled)
     with pytest.raises(ValueError, match="'nobody' is not one this model was conditioned on"):
         predictor.predict(speech, identity="nobody")
+
+
+def test_content_features_join_the_acoustic_ones_offline_only(tiny_corpus, tiny_hubert_dir):
+    content = {"_target_": "sonicsynth.features.extractors.SSLContentFeature", "model_dir": str(tiny_hubert_dir)}
+    features = FaceAudioFeatures(n_mels=20, content=content)
+    samples = _speech(tiny_corpus)
+    computed = features(samples)
+    assert features.content_dim > 0 and computed.shape == (int(np.ceil(len(samples) / 640)), features.dim)
+    np.testing.assert_array_equal(computed[:, : SMALL_FEATURES.dim], SMALL_FEATURES(samples))
+    assert features.settings()["content"]["kind"] == "ssl_hidden_states" and features.settings() != SMALL_FEATURES.settings()
+    torch.manual_seed(0)
+    net = FaceMotionTCN(features.dim, channels=16, dilations=(1, 2), lookahead=2).eval()
+    predictor = FacePredictor(net, features)
+    assert predictor.predict(samples).motion.num_frames == len(computed)
+    with pytest.raises(ValueError, match="streaming needs a model trained without them"):
+        predictor.stream()

@@ -42,7 +42,7 @@ def frame_energy_db(wav: np.ndarray, frame_length: int, hop_length: int) -> np.n
     return 20.0 * np.log10(np.maximum(rms, 1e-5))
 
 
-def _periodicity(frames: np.ndarray, lags: np.ndarray) -> np.ndarray:
+def periodicity(frames: np.ndarray, lags: np.ndarray) -> np.ndarray:
     """Normalised autocorrelation of each frame at its own lag (1 = perfectly periodic)."""
     out = np.zeros(len(frames))
     for i, (frame, lag) in enumerate(zip(frames, lags)):
@@ -66,7 +66,7 @@ def extract_f0(wav: np.ndarray, config: PitchConfig = PitchConfig()) -> tuple[np
         raise ValueError(f"unknown pitch method {c.method!r}; use 'yin' or 'pyin'")
     f0 = librosa.yin(wav, fmin=c.fmin, fmax=c.fmax, sr=c.sample_rate, frame_length=c.frame_length, hop_length=c.hop_length)
     frames = _frames(wav, c.frame_length, c.hop_length)[: len(f0)]
-    periodicity = _periodicity(frames, np.round(c.sample_rate / f0).astype(int))
+    periodic = periodicity(frames, np.round(c.sample_rate / f0).astype(int))
     level = frame_energy_db(wav, c.frame_length, c.hop_length)[: len(f0)]
-    voiced = (periodicity > c.voicing_threshold) & (level > level.max() + c.silence_db)
+    voiced = (periodic > c.voicing_threshold) & (level > level.max() + c.silence_db)
     return np.where(voiced, f0, 0.0).astype(np.float32), voiced

@@ -32,6 +32,7 @@ from sonicsynth.data.vocoder_datamodule import SeededEpochSampler, index_seed
 from sonicsynth.models.face.audio_features import SAMPLE_RATE, FaceAudioFeatures
 
 FEATURE_NAME = "face_audio"
+MAX_LENGTH_MISMATCH_FRAMES = 5  # 0.2 s
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def load_clip(utterance: Utterance, manifest_dir: Path, features: FaceAudioFeatu
         computed = features(load_audio(audio_file, sample_rate=SAMPLE_RATE).samples)
         if cache is not None and hashes is not None:
             cache.save(key, digest, {"features": computed})
-    if abs(len(computed) - motion.num_frames) > 1:
+    # Real videos' audio and picture streams often end a few frames apart; more is a wrong pairing.
+    if abs(len(computed) - motion.num_frames) > MAX_LENGTH_MISMATCH_FRAMES:
         raise ValueError(
             f"{audio_file}: {len(computed)} feature frames but its motion has {motion.num_frames} "
             "(audio and targets of different utterances?)"

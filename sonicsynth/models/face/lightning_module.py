@@ -53,6 +53,7 @@ class FaceMotionLitModule(PackageableModule):
         mouth_weight: float = 3.0,
         velocity_weight: float = 1.0,
         pose_weight: float = 0.5,
+        mse_weight: float = 10.0,
         identities: list[str] | None = None,
         compatibility_id: str | None = None,
     ) -> None:
@@ -95,7 +96,9 @@ class FaceMotionLitModule(PackageableModule):
         blendshapes, pose = self.net(batch["features"], batch["identity"])
         mask = batch["mask"].unsqueeze(2).float()
         frames = mask.sum().clamp_min(1.0)
-        shape_error = ((blendshapes - batch["blendshapes"]).abs() * self.channel_weights * mask).sum() / (frames * NUM_BLENDSHAPES)
+        error = blendshapes - batch["blendshapes"]
+        per_value = error.abs() + self.hparams.mse_weight * error.square()
+        shape_error = (per_value * self.channel_weights * mask).sum() / (frames * NUM_BLENDSHAPES)
         pose_error = (((pose - batch["pose"]) / self.pose_scale).abs() * mask).sum() / (frames * pose.shape[2])
         both_real = mask[:, 1:] * mask[:, :-1]
         moving = both_real.sum().clamp_min(1.0)
