@@ -190,6 +190,9 @@ def test_content_features_join_the_acoustic_ones_offline_only(tiny_corpus, tiny_
     torch.manual_seed(0)
     net = FaceMotionTCN(features.dim, channels=16, dilations=(1, 2), lookahead=2).eval()
     predictor = FacePredictor(net, features)
-    assert predictor.predict(samples).motion.num_frames == len(computed)
+    offline = predictor.predict(samples).motion
+    assert offline.num_frames == len(computed)
+    windowed = FacePredictor(net, features, window_frames=7).predict(samples).motion
+    np.testing.assert_allclose(windowed.blendshapes, offline.blendshapes, atol=1e-5)
     with pytest.raises(ValueError, match="streaming needs a model trained without them"):
         predictor.stream()

@@ -128,7 +128,7 @@ class FacePredictor:
         if frames <= self.window_frames:
             blendshapes, pose = self.net(features, index)
             return Prediction(self._motion(blendshapes[0], pose[0], name))
-        stream = MotionStream(self, name, identity)
+        stream = MotionStream(self, name, identity, from_audio=False)
         parts = [stream.push_features(features[0, start : start + self.window_frames])
                  for start in range(0, frames, self.window_frames)]
         parts.append(stream.finish_features())
@@ -161,21 +161,22 @@ class MotionStream:
     plus the compute time of the chunk.
     """
 
-    def __init__(self, predictor: FacePredictor, name: str, identity: str | None = None) -> None:
+    def __init__(self, predictor: FacePredictor, name: str, identity: str | None = None, from_audio: bool = True) -> None:
+        """from_audio=False: fed with `push_features` only (features computed elsewhere, e.g. of a
+        whole long clip, which also allows content features)."""
         self.predictor, self.name = predictor, name
         self.identity = predictor.identity_index(identity)
         self.net = predictor.net
-        self.features = FeatureStream(predictor.features)
+        self.features = FeatureStream(predictor.features) if from_audio else None
         self.state = self.net.initial_state()
         self.to_skip = self.net.lookahead  # the network's first outputs are for frames before 0
-        self.emitted = 0
-        self.received = 0
 
     @torch.inference_mode()
     def push(self, samples: np.ndarray) -> FaceMotion | None:
         """New audio -> the frames that became final (None if none did)."""
+        if self.features is None:
+            raise RuntimeError(f"{self.name}: this stream was made for push_features, not audio")
         samples = self.predictor._check(samples, self.name)
-        self.received += len(samples)
         return self.push_features(torch.from_numpy(self.features.push(samples)).to(self.predictor.device))
 
     @torch.inference_mode()
@@ -204,7 +205,6 @@ class MotionStream:
         blendshapes, pose = blendshapes[0, skip:], pose[0, skip:]
         if len(blendshapes) == 0:
             return None
-        self.emitted += len(blendshapes)
         return FacePredictor._motion(blendshapes, pose, self.name)
 
 
