@@ -168,13 +168,12 @@ class FaceMotionDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         hp = self.hparams
-        dataset = MotionDataset(self.splits["train"], self.identities, hp.window_frames)
-        sampler = SeededEpochSampler(len(dataset), hp.seed)
-        if hp.items_per_epoch:
-            dataset.clips = [dataset.clips[i % len(dataset.clips)] for i in range(hp.items_per_epoch)]
-            sampler = SeededEpochSampler(hp.items_per_epoch, hp.seed)
-        return DataLoader(dataset, hp.batch_size, sampler=sampler, collate_fn=collate_motion,
-                          num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0)
+        clips = self.splits["train"]
+        if hp.items_per_epoch:  # cycle through the utterances, a fresh random window each time
+            clips = [clips[i % len(clips)] for i in range(hp.items_per_epoch)]
+        dataset = MotionDataset(clips, self.identities, hp.window_frames)
+        return DataLoader(dataset, hp.batch_size, sampler=SeededEpochSampler(len(dataset), hp.seed),
+                          collate_fn=collate_motion, num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0)
 
     def _whole(self, split: str) -> DataLoader:
         return DataLoader(MotionDataset(self.splits[split], self.identities), self.hparams.batch_size,
