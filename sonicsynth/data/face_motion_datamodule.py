@@ -131,10 +131,6 @@ class FaceMotionDataModule(L.LightningDataModule):
         self.splits: dict[str, list[MotionClip]] = {}
         self.identities: dict[str, int] = {}
 
-    @property
-    def feature_dim(self) -> int:
-        return self.features.dim
-
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return

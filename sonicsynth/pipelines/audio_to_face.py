@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sonicsynth.audio import silence_problem
 from sonicsynth.models.face.audio_features import SAMPLE_RATE, FaceAudioFeatures, FeatureStream
 from sonicsynth.models.face.blendshapes import FPS, NUM_BLENDSHAPES, POSE_NAMES, FaceMotion
 from sonicsynth.models.face.lightning_module import FaceMotionLitModule, build_predictor
@@ -55,15 +56,6 @@ def load_face_predictor(path: str | Path, trust: bool = False) -> tuple[FaceMoti
     check_state_dict_matches(net, weights, path)
     net.load_state_dict(weights)
     return net.eval(), features, {**source, "config": config}
-
-
-def speech_level_db(samples: np.ndarray) -> float:
-    """Level of the loudest 25 ms of a clip in dBFS (-100 for digital silence)."""
-    window = SAMPLE_RATE // 40
-    if len(samples) < window:
-        samples = np.pad(samples, (0, window - len(samples)))
-    power = np.convolve(np.asarray(samples, np.float64) ** 2, np.ones(window) / window, mode="valid")
-    return float(10 * np.log10(max(power.max(), 1e-10)))
 
 
 def rest_motion(num_frames: int, name: str = "face motion") -> FaceMotion:
@@ -120,10 +112,9 @@ class FacePredictor:
         if len(samples) == 0:
             raise ValueError(f"{name}: the audio is empty")
         frames = self.features.num_motion_frames(len(samples))
-        if self.min_speech_level_db is not None and speech_level_db(samples) < self.min_speech_level_db:
-            return Prediction(rest_motion(frames, name), [
-                f"{name}: no speech (loudest 25 ms at {speech_level_db(samples):.1f} dBFS, below "
-                f"{self.min_speech_level_db:g}); the face stays at rest"])
+        problem = None if self.min_speech_level_db is None else silence_problem(samples, SAMPLE_RATE, self.min_speech_level_db)
+        if problem is not None:
+            return Prediction(rest_motion(frames, name), [f"{name}: no speech ({problem}); the face stays at rest"])
         features = torch.from_numpy(self.features(samples)).to(self.device)[None]
         if frames <= self.window_frames:
             blendshapes, pose = self.net(features, index)
