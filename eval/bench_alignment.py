@@ -31,11 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from sonicsynth.align import BACKENDS, Aligner, AlignmentError, create_aligner
-from sonicsynth.align.accuracy import BoundaryMatch, compare_alignments, summarize_boundary_errors
-from sonicsynth.align.phone_sets import PHONE_SET_TABLES, map_to_arpabet
+from sonicsynth.align.accuracy import (
+    BoundaryMatch,
+    compare_alignments,
+    engine_of,
+    summarize_boundary_errors,
+    timed_references,
+)
+from sonicsynth.align.phone_sets import map_to_arpabet
 from sonicsynth.align.plot import plot_alignment
 from sonicsynth.audio import load_audio
-from sonicsynth.data.manifest import Alignment, Utterance, read_alignment, read_manifest
+from sonicsynth.data.manifest import Alignment, Utterance
 from sonicsynth.utils.atomic import atomic_write
 from sonicsynth.utils.plotting import save_figure
 
@@ -69,23 +75,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(f"the {name} backend needs --{name}-model")
     args.models = models
     return args
-
-
-def engine_of(utterance: Utterance) -> str:
-    return utterance.source.split("-")[0]
-
-
-def reference_utterances(manifest: Path, split: str, engines: Sequence[str]) -> list[tuple[Utterance, Alignment]]:
-    """Utterances of the split and engines whose reference timings exist in a phone set we can map."""
-    selected = []
-    for utterance in read_manifest(manifest):
-        alignment_file = utterance.alignment_file(manifest.parent)
-        if utterance.split != split or engine_of(utterance) not in engines or alignment_file is None:
-            continue
-        reference = read_alignment(alignment_file)
-        if reference.phone_set in PHONE_SET_TABLES:
-            selected.append((utterance, reference))
-    return selected
 
 
 def evaluate_backend(
@@ -156,7 +145,7 @@ def write_plot(
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     manifest_dir = args.manifest.parent
-    references = reference_utterances(args.manifest, args.split, args.engines)
+    references = timed_references(args.manifest, args.split, args.engines)
     if not references:
         sys.exit(f"{args.manifest}: no {args.split} utterances with reference timings from {', '.join(args.engines)}")
     report: dict[str, Any] = {

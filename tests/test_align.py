@@ -30,6 +30,8 @@ from sonicsynth.align import (
     write_textgrid,
 )
 from sonicsynth.align.accuracy import (
+    BoundaryMatch,
+    best_boundary_shift,
     compare_alignments,
     match_phone_boundaries,
     match_word_boundaries,
@@ -306,6 +308,33 @@ def test_boundary_matching_survives_insertions_and_substitutions() -> None:
     assert summary["mean_abs_error_ms"] == pytest.approx((20 + 10 + 50) / 3, abs=0.01)
     assert summary["median_abs_error_ms"] == pytest.approx(20)
     assert (summary["within_20ms"], summary["within_40ms"]) == (round(2 / 3, 4), round(2 / 3, 4))
+    assert summary["mean_signed_error_ms"] == pytest.approx((20 - 10 + 50) / 3, abs=0.01)
+    assert summary["median_signed_error_ms"] == pytest.approx(20)
+
+
+def test_best_boundary_shift_undoes_a_constant_lateness() -> None:
+    early_and_late = [(t, t + error) for t, error in zip(range(8), [0.024, 0.022, 0.004, -0.012, 0.021, 0.0, 0.019, 0.01])]
+    shift_ms, share = best_boundary_shift([BoundaryMatch(early_and_late, 8)])
+    # Without a shift 6 of 8 are within 20 ms; 4 ms earlier all 8 are (-16 ms is the earliest).
+    assert (shift_ms, share) == (-4.0, 1.0)
+    unbiased = [(t, t + error) for t, error in zip(range(4), [0.005, -0.005, 0.045, -0.045])]
+    assert best_boundary_shift([BoundaryMatch(unbiased, 4)]) == (0.0, 0.5)  # ties keep the smallest shift
+    with pytest.raises(ValueError, match="no paired boundaries"):
+        best_boundary_shift([BoundaryMatch([], 3)])
+
+
+def test_shifted_boundaries_keep_the_ends_and_every_phone() -> None:
+    from sonicsynth.models.aligner.inference import shift_boundaries
+
+    phones = [PhoneSpan("sil", 0.0, 0.1), PhoneSpan("AH0", 0.1, 0.13), PhoneSpan("B", 0.13, 0.2), PhoneSpan("sil", 0.2, 0.5)]
+    earlier = shift_boundaries(phones, -0.0025)
+    assert [p.start for p in earlier] == pytest.approx([0.0, 0.0975, 0.1275, 0.1975])
+    assert earlier[-1].end == 0.5 and [p.phone for p in earlier] == [p.phone for p in phones]
+    for shift in (-1.0, 1.0):  # far more than any phone: each boundary stops in the middle of its neighbour
+        moved = shift_boundaries(phones, shift)
+        assert all(p.end > p.start for p in moved) and (moved[0].start, moved[-1].end) == (0.0, 0.5)
+        assert all(a.end == b.start for a, b in itertools.pairwise(moved))
+    assert shift_boundaries(phones, 0.0) == phones
 
 
 def test_word_matching_skips_words_only_one_side_has() -> None:

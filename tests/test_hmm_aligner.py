@@ -164,3 +164,34 @@ def test_teacher_epochs_need_a_teacher():
     recognizer = {"_target_": "sonicsynth.models.aligner.CTCPhoneRecognizer", "n_mels": 80, "conv_channels": 8}
     with pytest.raises(ValueError, match="needs a teacher"):
         CTCAlignerLitModule(recognizer, {"sample_rate": 16000}, ctc_epochs=0, teacher_epochs=2)
+
+
+def test_calibrated_boundary_shift_is_recorded_and_applied(trained_hmm, tiny_corpus, tmp_path, capsys):
+    """The calibration measures the raw boundaries on a split, records its best shift in a new package
+    (same weights and compatibility id), and the aligner loaded from it scores what it predicted."""
+    from sonicsynth.align.accuracy import summarize_boundary_errors, timed_references
+    from sonicsynth.align.calibration import main as calibrate, phone_matches
+
+    raw = tmp_path / "raw"
+    package_from_checkpoint(trained_hmm, raw)
+    calibrated = tmp_path / "calibrated"
+    report = calibrate(["hmm", str(raw), "--out", str(calibrated), "--manifest", str(tiny_corpus),
+                        "--split", "train"])
+    capsys.readouterr()
+    original, package = load_package(raw), load_package(calibrated)
+    assert package.config["boundary_shift_sec"] == report["boundary_shift_ms"] / 1000
+    assert package.compatibility_id == original.compatibility_id
+    assert package.manifest["source"]["calibration"]["boundary_shift_ms"] == report["boundary_shift_ms"]
+    assert all(torch.equal(package.state_dict[k], v) for k, v in original.state_dict.items())
+
+    references = timed_references(tiny_corpus, "train", ("mbrola", "festival"))
+    matches, failures = phone_matches(create_aligner("hmm", model=calibrated), references, tiny_corpus.parent)
+    applied = summarize_boundary_errors(matches)
+    assert failures == {} and report["utterances"] == len(matches)
+    assert applied["within_20ms"] == report["within_20ms_calibrated"] >= report["uncalibrated"]["within_20ms"]
+    assert applied["mean_signed_error_ms"] == pytest.approx(
+        report["uncalibrated"]["mean_signed_error_ms"] + report["boundary_shift_ms"], abs=0.02)
+    # An explicit shift overrides the recorded one; 0 gives back the raw boundaries.
+    unshifted, _ = phone_matches(create_aligner("hmm", model=calibrated, boundary_shift_sec=0.0), references,
+                                 tiny_corpus.parent)
+    assert summarize_boundary_errors(unshifted) == report["uncalibrated"]

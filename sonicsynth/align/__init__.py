@@ -18,14 +18,15 @@ from sonicsynth.align.textgrid import read_textgrid, read_textgrid_speakers, wri
 def _trained_aligner(backend: str) -> Callable[..., Aligner]:
     """Factory of a built-in aligner backend ("ctc" or "hmm"), which needs a trained model."""
 
-    def create(model: str | Path | None = None, language: str = "en") -> Aligner:
+    def create(model: str | Path | None = None, language: str = "en", **options: Any) -> Aligner:
+        """`options` go to the aligner (e.g. `boundary_shift_sec`, `min_silence_sec`)."""
         if model is None:
             raise ValueError(f"the {backend} backend needs model=<aligner package dir or training checkpoint>")
         from sonicsynth.models.aligner.inference import CTCAligner, HMMAligner
         from sonicsynth.text import TextFrontend
 
         aligner_class = {"ctc": CTCAligner, "hmm": HMMAligner}[backend]
-        return aligner_class.load(model, TextFrontend(), language=language)
+        return aligner_class.load(model, TextFrontend(), language=language, **options)
 
     return create
 

@@ -11,6 +11,10 @@ dropped phone costs only the boundaries next to it instead of shifting every lat
           inside a split native phone (`MappedPhone.starts_boundary` False) are not scored.
   words   Word labels are normalised (lower case, punctuation dropped) and aligned the same way;
           each word aligned to an identical word contributes its start and its end.
+
+Errors are hypothesis minus reference: a positive mean says the aligner places boundaries late, the
+bias that `best_boundary_shift` measures on held-out data and `boundary_shift_sec` of the built-in
+aligners corrects.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 from sonicsynth.align.base import SILENCE_PHONE, transcript_words
-from sonicsynth.align.phone_sets import MappedPhone, map_to_arpabet
-from sonicsynth.data.manifest import Alignment, WordSpan
+from sonicsynth.align.phone_sets import PHONE_SET_TABLES, MappedPhone, map_to_arpabet
+from sonicsynth.data.manifest import Alignment, Utterance, WordSpan, read_alignment, read_manifest
 
 TOLERANCES_MS = (20, 40)
 
@@ -32,6 +37,24 @@ class BoundaryMatch(NamedTuple):
 
     pairs: list[tuple[float, float]]
     reference_boundaries: int
+
+
+def engine_of(utterance: Utterance) -> str:
+    """The synthesis engine of a demo-corpus utterance, by its source prefix ("mbrola-us1" -> "mbrola")."""
+    return utterance.source.split("-")[0]
+
+
+def timed_references(manifest: Path, split: str, engines: Sequence[str]) -> list[tuple[Utterance, Alignment]]:
+    """Utterances of the split and engines whose reference timings exist in a phone set we can map."""
+    selected = []
+    for utterance in read_manifest(manifest):
+        alignment_file = utterance.alignment_file(manifest.parent)
+        if utterance.split != split or engine_of(utterance) not in engines or alignment_file is None:
+            continue
+        reference = read_alignment(alignment_file)
+        if reference.phone_set in PHONE_SET_TABLES:
+            selected.append((utterance, reference))
+    return selected
 
 
 def align_sequences(
@@ -107,9 +130,20 @@ def compare_alignments(reference: Alignment, hypothesis: Alignment) -> tuple[Bou
     return phones, match_word_boundaries(reference.words, hypothesis.words)
 
 
+def signed_errors_ms(matches: Sequence[BoundaryMatch]) -> list[float]:
+    """Hypothesis minus reference of every paired boundary, in ms."""
+    return [(hyp - ref) * 1000 for match in matches for ref, hyp in match.pairs]
+
+
+def share_within(errors_ms: Sequence[float], tolerance_ms: float) -> float:
+    # The epsilon keeps an error of exactly the tolerance (up to float noise) inside it.
+    return sum(abs(error) <= tolerance_ms + 1e-6 for error in errors_ms) / len(errors_ms)
+
+
 def summarize_boundary_errors(matches: Sequence[BoundaryMatch]) -> dict[str, float | int | None]:
-    """Counts, mean/median absolute error (ms) and the share within each tolerance, over all matches."""
-    errors_ms = [abs(hyp - ref) * 1000 for match in matches for ref, hyp in match.pairs]
+    """Counts, mean/median absolute and signed error (ms) and the share within each tolerance."""
+    signed = signed_errors_ms(matches)
+    errors_ms = [abs(error) for error in signed]
     reference_total = sum(match.reference_boundaries for match in matches)
     summary: dict[str, float | int | None] = {
         "boundaries": len(errors_ms),
@@ -117,9 +151,25 @@ def summarize_boundary_errors(matches: Sequence[BoundaryMatch]) -> dict[str, flo
         "matched_share": round(len(errors_ms) / reference_total, 4) if reference_total else None,
         "mean_abs_error_ms": round(statistics.fmean(errors_ms), 2) if errors_ms else None,
         "median_abs_error_ms": round(statistics.median(errors_ms), 2) if errors_ms else None,
+        "mean_signed_error_ms": round(statistics.fmean(signed), 2) if signed else None,
+        "median_signed_error_ms": round(statistics.median(signed), 2) if signed else None,
     }
     for tolerance in TOLERANCES_MS:
-        # The epsilon keeps an error of exactly the tolerance (up to float noise) inside it.
-        within = sum(error <= tolerance + 1e-6 for error in errors_ms)
-        summary[f"within_{tolerance}ms"] = round(within / len(errors_ms), 4) if errors_ms else None
+        summary[f"within_{tolerance}ms"] = round(share_within(errors_ms, tolerance), 4) if errors_ms else None
     return summary
+
+
+def best_boundary_shift(
+    matches: Sequence[BoundaryMatch], tolerance_ms: float = 20.0, search_ms: float = 15.0, step_ms: float = 0.5
+) -> tuple[float, float]:
+    """The shift (ms, added to every hypothesis boundary) within +-`search_ms` that puts the most
+    paired boundaries within `tolerance_ms` of the reference, and that share. Pairing does not depend
+    on the times, so shifting the errors is exactly re-aligning with shifted boundaries (as long as
+    no phone is shorter than the shift). Ties go to the smallest shift, so an unbiased aligner keeps 0."""
+    signed = signed_errors_ms(matches)
+    if not signed:
+        raise ValueError("no paired boundaries to calibrate on")
+    steps = round(search_ms / step_ms)
+    candidates = sorted((k * step_ms for k in range(-steps, steps + 1)), key=abs)
+    best = max(candidates, key=lambda shift: share_within([e + shift for e in signed], tolerance_ms))
+    return best, share_within([e + best for e in signed], tolerance_ms)

@@ -18,6 +18,13 @@ phone, scored by the Gaussian mixtures. Pauses shorter than `min_silence_sec` go
   spans; a phone owns the frames from its span's start to the next phone's start, and a run of
   blanks of at least `min_silence_sec` at a word boundary becomes a pause, as do the blanks before
   the first and after the last phone.
+
+Both place boundaries on frame edges, and both are biased: trained from the transcripts alone, an
+aligner learns where a phone's spectrum changes, not where a synthesis engine or a labeller puts the
+boundary, and on the demo voices that lands a few ms late. `boundary_shift_sec` moves every boundary
+inside the utterance by a constant; `sonicsynth.align.calibration` measures it on a held-out split
+with known timings and records it in the aligner's package (config key `boundary_shift_sec`), which
+is where it is read from by default.
 """
 
 from __future__ import annotations
@@ -66,18 +73,43 @@ def collapse_substates(path: list[int], substates: list[int]) -> list[int]:
     return [owner[state] for state in path]
 
 
+BOUNDARY_SHIFT_KEY = "boundary_shift_sec"
+
+
+def shift_boundaries(phones: list[PhoneSpan], shift_sec: float) -> list[PhoneSpan]:
+    """Every boundary between two phones moved by `shift_sec`; the utterance's start and end stay.
+
+    A boundary never passes the middle of the phone it moves into, so every phone keeps a positive
+    length whatever the shift."""
+    if shift_sec == 0.0 or len(phones) < 2:
+        return phones
+    moved = []
+    for before, after in itertools.pairwise(phones):
+        if shift_sec > 0:
+            moved.append(min(after.start + shift_sec, (after.start + after.end) / 2))
+        else:
+            moved.append(max(after.start + shift_sec, (before.start + before.end) / 2))
+    starts = [phones[0].start, *moved]
+    ends = [*moved, phones[-1].end]
+    return [p._replace(start=start, end=end) for p, start, end in zip(phones, starts, ends)]
+
+
 class TranscriptAligner(Aligner):
     """What the built-in aligners share: transcript to phone targets through the text front end,
     a best path over the phone loop to phone and word intervals, loading from a package or checkpoint."""
 
     family_module: type[PackageableModule]
 
-    def __init__(self, config: dict[str, Any], frontend, language: str, min_silence_sec: float, origin: str | Path) -> None:
+    def __init__(self, config: dict[str, Any], frontend, language: str, min_silence_sec: float,
+                 boundary_shift_sec: float | None, origin: str | Path) -> None:
         from sonicsynth.text import SYMBOLS
 
         if list(config["symbols"]) != list(SYMBOLS):
             raise ValueError(f"{origin}: the aligner was trained with another symbol table than this front end's")
         self.frontend, self.language, self.min_silence_sec = frontend, language, min_silence_sec
+        # None: the calibrated shift the package records (0 for an uncalibrated model or a checkpoint).
+        self.boundary_shift_sec = float(config.get(BOUNDARY_SHIFT_KEY, 0.0) if boundary_shift_sec is None
+                                        else boundary_shift_sec)
 
     @classmethod
     def load(cls, path: str | Path, frontend, **kwargs: Any) -> TranscriptAligner:
@@ -138,6 +170,7 @@ class TranscriptAligner(Aligner):
         audio = load_audio(audio_path, self.sample_rate)
         phones = self._phones(words, ids, audio.samples, audio_path)
         phones[-1] = phones[-1]._replace(end=audio.duration)  # the last frame may be partial
+        phones = shift_boundaries(phones, self.boundary_shift_sec)
         alignment = self._alignment(words, phones)
         check_plausible(alignment, audio.duration, [w for w, _ in words], audio_path)
         return alignment
@@ -176,8 +209,8 @@ class HMMAligner(TranscriptAligner):
     family_module = HMMAlignerLitModule
 
     def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
-                 min_silence_sec: float = 0.06, origin: str | Path = "") -> None:
-        super().__init__(config, frontend, language, min_silence_sec, origin)
+                 min_silence_sec: float = 0.06, boundary_shift_sec: float | None = None, origin: str | Path = "") -> None:
+        super().__init__(config, frontend, language, min_silence_sec, boundary_shift_sec, origin)
         self.model = HMMAlignerLitModule.from_package_contents(config, state_dict, origin)
         self.states_per_phone = config["states_per_phone"]
 
@@ -212,8 +245,9 @@ class CTCAligner(TranscriptAligner):
     family_module = CTCAlignerLitModule
 
     def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
-                 min_silence_sec: float = 0.06, min_phone_frames: int = 3, origin: str | Path = "") -> None:
-        super().__init__(config, frontend, language, min_silence_sec, origin)
+                 min_silence_sec: float = 0.06, min_phone_frames: int = 3, boundary_shift_sec: float | None = None,
+                 origin: str | Path = "") -> None:
+        super().__init__(config, frontend, language, min_silence_sec, boundary_shift_sec, origin)
         if min_phone_frames < 1:
             raise ValueError(f"min_phone_frames must be at least 1, got {min_phone_frames}")
         self.min_phone_frames = min_phone_frames
