@@ -13,10 +13,11 @@ cross-entropy against the Viterbi path of a trained built-in HMM aligner (`teach
 checkpoint of `experiment=aligner_hmm_demo`), the way hybrid acoustic models are trained on GMM-HMM
 alignments. The HMM was itself trained on nothing but the corpus's transcripts, so the recipe stays
 transcript-only; what the teacher adds is where its three-state phones put the boundaries, which CTC's
-loss never asks for. On the demo corpus this lifts the recogniser from 62% to 76.8% of held-out
-boundaries within 20 ms (eval/bench_alignment.py), still short of the teacher's 80.0%: the network
-overfits the 44 minutes of training speech (61% frame agreement with the teacher on validation
-against about 90% on training). `ctc_epochs` may be 0 in this recipe.
+loss never asks for. On the demo corpus this lifts the recogniser from 62% to 77% of held-out
+boundaries within 20 ms (eval/bench_alignment.py; 78% with the calibrated shift of
+`sonicsynth.align.calibration`), still short of the teacher's 80%: the network overfits the 44
+minutes of training speech (61% frame agreement with the teacher on validation against about 90% on
+training). `ctc_epochs` may be 0 in this recipe.
 
 Validation reports the losses and the phone error rate of greedy decoding. A checkpoint saved after
 the CTC phase aligns with Viterbi over the phone loop, one from the CTC phase with CTC forced
