@@ -6,7 +6,8 @@ festival voices). Boundaries are compared as `sonicsynth.align.accuracy` describ
 the ARPAbet mapping tables of `sonicsynth.align.phone_sets` and an edit-distance alignment of the two
 phone sequences; words (where the engine reports them: festival) by matching word labels. For phones
 and words it reports the number of boundaries paired (and how many the reference has), the mean and
-median absolute boundary error in ms, and the share within 20 ms and 40 ms, overall and per engine;
+median absolute boundary error in ms, the mean and median signed error (positive: late; what
+`sonicsynth.align.calibration` corrects), and the share within 20 ms and 40 ms, overall and per engine;
 and the speed in seconds of audio aligned per second of compute (audio loading included, model
 loading reported separately).
 
