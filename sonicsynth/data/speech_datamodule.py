@@ -41,7 +41,9 @@ from sonicsynth.data.feature_cache import AudioHashIndex, FeatureCache, feature_
 from sonicsynth.align.textgrid import load_alignment
 from sonicsynth.data.manifest import Utterance, read_manifest
 from sonicsynth.text.cache import PhonemizationCache
+from sonicsynth.text.phone_tables import ids_in_table, words_in_table
 from sonicsynth.text.phonemized import PhonemizedText, Word
+from sonicsynth.text.published_symbols import PUBLISHED_V2_TABLE
 from sonicsynth.text.punctuation import PUNCTUATION
 from sonicsynth.text.symbols import SYMBOL_TABLE_VERSION
 from sonicsynth.utils.atomic import atomic_write
@@ -49,32 +51,55 @@ from sonicsynth.utils.atomic import atomic_write
 log = logging.getLogger(__name__)
 
 
-def model_phone_ids(text: PhonemizedText, acoustic_phones_only: bool = False) -> tuple[list[int], list[int]]:
+def model_phone_ids(
+    text: PhonemizedText,
+    acoustic_phones_only: bool = False,
+    symbol_table: str = SYMBOL_TABLE_VERSION,
+    model: str = "the model",
+) -> tuple[list[int], list[int]]:
     """The phone ids a model reads for a phonemized sentence, and the number of phones of each word.
 
     The one text-to-ids step of training and inference alike. `acoustic_phones_only` leaves out the
     punctuation marks, which have no sound of their own (CTC targets); else they stay, as pauses.
+    `symbol_table` is the table the model's phone embedding is indexed by (its text settings'
+    "symbol_table_version": ours, or the published GPT-SoVITS v2 one); `model` names the model in the
+    error for a phone that table has no counterpart for.
     """
-    words, ids = text.words, list(text.ids)
-    if acoustic_phones_only:
-        keep = [w.phones[0] not in PUNCTUATION for w in words for _ in w.phones]
-        ids = [i for i, kept in zip(ids, keep) if kept]
-    return ids, [len(w.phones) for w in model_words(text, acoustic_phones_only)]
+    words = model_words(text, acoustic_phones_only, symbol_table, model)
+    return ids_in_table(words, symbol_table), [len(w.phones) for w in words]
 
 
-def model_words(text: PhonemizedText, acoustic_phones_only: bool = False) -> list[Word]:
+def model_words(
+    text: PhonemizedText,
+    acoustic_phones_only: bool = False,
+    symbol_table: str = SYMBOL_TABLE_VERSION,
+    model: str = "the model",
+) -> list[Word]:
     """The words behind `model_phone_ids`' phones, in order (without punctuation marks when
-    `acoustic_phones_only`): what word-level features such as BERT's are aligned to."""
-    if acoustic_phones_only:
-        return [w for w in text.words if w.phones[0] not in PUNCTUATION]
-    return list(text.words)
+    `acoustic_phones_only`), their phones named in `symbol_table`: what word-level features such as
+    BERT's are aligned to (a table may give a word more phones than ours: pinyin "a1" is "AA a1")."""
+    words = [w for w in text.words if not (acoustic_phones_only and w.phones[0] in PUNCTUATION)]
+    return words_in_table(words, symbol_table, model)
 
 
-def text_settings(frontend: dict, acoustic_phones_only: bool) -> dict[str, Any]:
+def text_settings(
+    frontend: dict, acoustic_phones_only: bool, symbol_table: str = SYMBOL_TABLE_VERSION
+) -> dict[str, Any]:
     """What turns a model's text into its phone ids: the front end's config, whether punctuation is
-    dropped, and the symbol table's version. Models record it so inference phonemizes as training did."""
+    dropped, and the symbol table its ids index (our table's version, or another table's name, as
+    `sonicsynth.text.phone_tables` lists them). Models record it so inference phonemizes as training did."""
     return {"frontend": frontend, "acoustic_phones_only": bool(acoustic_phones_only),
-            "symbol_table_version": SYMBOL_TABLE_VERSION}
+            "symbol_table_version": symbol_table}
+
+
+# The front end of published GPT-SoVITS files (and of our models that recorded none): ours.
+DEFAULT_TEXT_FRONTEND = {"_target_": "sonicsynth.text.TextFrontend"}
+
+
+def published_v2_text_settings() -> dict[str, Any]:
+    """The text settings of a published GPT-SoVITS v2 file (s1 GPT and s2 SoVITS alike): our front
+    end, punctuation kept as pauses (as the reference keeps it), ids in the published v2 table."""
+    return text_settings(DEFAULT_TEXT_FRONTEND, acoustic_phones_only=False, symbol_table=PUBLISHED_V2_TABLE)
 
 
 @dataclass

@@ -11,7 +11,9 @@ Each arrow is one small method of `SoVITSResynthesizer`, so the evaluation, the 
 text) share them. The model's inputs are computed as in training: the content features with the
 extractor the model recorded (`load_sovits` info "content_extractor"; its settings are checked
 against the one built here), brought to the spectrogram frame rate with `resample_frames`; the
-phone ids with `model_phone_ids` under the recorded text settings.
+phone ids with `model_phone_ids` under the recorded text settings, in the symbol table the model
+records: ours for models trained here, the published GPT-SoVITS v2 table for published files
+(`sonicsynth.text.published_symbols`), whose phone embedding would read other phones from our ids.
 
 Bad input is refused before anything is written, with a message naming the file: a reference clip
 outside `reference_min_sec`-`reference_max_sec` (3-10 s, the range GPT-SoVITS accepts), an input
@@ -34,15 +36,15 @@ from hydra.utils import get_class, instantiate
 
 from sonicsynth.audio import LinearSpectrogram, LoadedAudio, load_audio, save_audio, silence_problem
 from sonicsynth.data.feature_cache import settings_key
-from sonicsynth.data.speech_datamodule import model_phone_ids
+from sonicsynth.data.speech_datamodule import model_phone_ids, model_words
 from sonicsynth.features.extractors import FeatureExtractor
 from sonicsynth.models.sovits.generator import SoVITSGenerator
 from sonicsynth.models.sovits.lightning_module import spectrogram_settings
 from sonicsynth.models.sovits.loading import load_sovits
 from sonicsynth.models.sovits.sequence import resample_frames
 from sonicsynth.pipelines.generation_log import GenerationLog
-from sonicsynth.text import PhonemizedText
-from sonicsynth.text.symbols import SYMBOL_TABLE_VERSION
+from sonicsynth.text import PhonemizedText, Word
+from sonicsynth.text.phone_tables import SYMBOL_TABLE_SIZES, require_known_table
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +131,12 @@ class SoVITSResynthesizer:
         self._content_extractor: FeatureExtractor | None = None
 
         self.text_settings: dict[str, Any] = dict(info["text_settings"])
-        version = self.text_settings.get("symbol_table_version")
-        if version != SYMBOL_TABLE_VERSION:
+        require_known_table(self.symbol_table, self.checkpoint_path)
+        n_symbols = generator.enc_p.text_embedding.num_embeddings
+        if SYMBOL_TABLE_SIZES[self.symbol_table] > n_symbols:
             raise ValueError(
-                f"{self.checkpoint_path}: the model was trained on phone ids of symbol table v{version}, this "
-                f"sonicsynth has v{SYMBOL_TABLE_VERSION}: its phone ids would not mean the same phones"
+                f"{self.checkpoint_path}: the model's text embedding has {n_symbols} rows, fewer than the "
+                f"{SYMBOL_TABLE_SIZES[self.symbol_table]} symbols of the table it records ({self.symbol_table!r})"
             )
         self._frontend = None
 
@@ -277,18 +280,25 @@ class SoVITSResynthesizer:
 
     # ------------------------------------------------------------------ text -> phone ids
     @property
+    def symbol_table(self) -> str:
+        """The table the model's phone ids index (see `sonicsynth.text.phone_tables`)."""
+        return self.text_settings.get("symbol_table_version")
+
+    @property
     def frontend(self):
         if self._frontend is None:
             self._frontend = instantiate(self.text_settings["frontend"], _convert_="all")
         return self._frontend
 
     def phone_ids(self, text: str, language: str) -> tuple[list[int], PhonemizedText]:
-        """A transcript -> (the phone ids the model reads, the front end's result). ValueError for empty
-        text, an unknown language, or nothing speakable."""
+        """A transcript -> (the phone ids the model reads, in its table; the front end's result).
+        ValueError for empty text, an unknown language, nothing speakable, or a phone the model's
+        table has no counterpart for (e.g. Czech for a published GPT-SoVITS model)."""
         if not isinstance(text, str) or not text.strip():
             raise ResynthesisInputError(f"the transcript is empty ({text!r}): give the text the input says")
         phonemized = self.frontend.process(text, language)
-        ids, _ = model_phone_ids(phonemized, self.text_settings["acoustic_phones_only"])
+        ids, _ = model_phone_ids(phonemized, self.text_settings["acoustic_phones_only"], self.symbol_table,
+                                 self.checkpoint_path)
         if not ids:
             raise ResynthesisInputError(f"no phones left of the transcript {text!r}")
         n_symbols = self.generator.enc_p.text_embedding.num_embeddings
@@ -298,6 +308,12 @@ class SoVITSResynthesizer:
                 f"({n_symbols} symbols)"
             )
         return ids, phonemized
+
+    def model_words(self, phonemized: PhonemizedText) -> list[Word]:
+        """The words behind `phone_ids`' ids, their phones named in the model's table (what per-word
+        features such as BERT's are aligned to)."""
+        return model_words(phonemized, self.text_settings["acoustic_phones_only"], self.symbol_table,
+                           self.checkpoint_path)
 
     # ------------------------------------------------------------------ audio checks
     def check_speech(self, audio: LoadedAudio, role: str) -> LoadedAudio:
@@ -446,6 +462,9 @@ def resynth(
         "sentence_language": result.text.language,
         "normalized_text": result.text.normalized_text,
         "phones": result.text.phones,
+        # The phones as the model's table names them, one per id (a published model's pinyin
+        # syllables can have more phones than ours).
+        "model_phones": [phone for word in resynthesizer.model_words(result.text) for phone in word.phones],
         "phone_ids": result.phone_ids,
         **resynthesizer.text_settings,
     }

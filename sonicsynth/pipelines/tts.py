@@ -20,7 +20,9 @@ Each piece draws from its own seed (the run's seed and the piece's index), so st
 (`TextToSpeech.stream`, one piece at a time) gives exactly the audio of `speak`, and the same seed
 gives the same audio (0 is a seed). The GPT and SoVITS must belong together: the GPT records the
 SoVITS model whose tokens it was trained on (compatibility id and token-weight hash) and the phone
-ids it read; another SoVITS, or other phone ids, are refused before anything runs.
+ids it read; another SoVITS, or other phone ids, are refused before anything runs. Both models'
+phone ids come from one function (`model_phone_ids`, through the SoVITS side), in the symbol table
+the two record: ours, or for published GPT-SoVITS files the published v2 table.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from hydra.utils import instantiate
 
 from sonicsynth.audio import LoadedAudio, save_audio
 from sonicsynth.data.semantic_tokens import require_token_source
-from sonicsynth.data.speech_datamodule import model_words
 from sonicsynth.export.package import CompatibilityError
 from sonicsynth.models.gpt.decoding import SamplingSettings, decode
 from sonicsynth.models.gpt.loading import load_gpt
@@ -51,6 +52,7 @@ from sonicsynth.pipelines.resynth import (
     audio_details,
 )
 from sonicsynth.text.chunking import split_for_synthesis
+from sonicsynth.text.phone_tables import SYMBOL_TABLE_SIZES
 from sonicsynth.text.punctuation import PUNCTUATION
 from sonicsynth.utils.seeding import step_seed
 
@@ -172,6 +174,19 @@ class TextToSpeech:
                 f"{self.sovits.checkpoint_path} has a codebook of {self.sovits.generator.codebook_size}"
             )
         text_settings = self.gpt_info.get("text_settings")
+        gpt_table = (text_settings or {}).get("symbol_table_version")
+        if gpt_table and gpt_table != self.sovits.symbol_table:
+            raise CompatibilityError(
+                f"the GPT {self.gpt_path} reads phone ids of symbol table {gpt_table!r}, the SoVITS model "
+                f"{self.sovits.checkpoint_path} those of {self.sovits.symbol_table!r}: the same ids would name other "
+                "phones to the two (a published GPT-SoVITS file pairs only with a published file of the same version)"
+            )
+        table = self.sovits.symbol_table
+        if SYMBOL_TABLE_SIZES[table] > self.gpt.phone_vocab_size:
+            raise CompatibilityError(
+                f"the GPT {self.gpt_path} has a phone table of {self.gpt.phone_vocab_size} rows, fewer than the "
+                f"{SYMBOL_TABLE_SIZES[table]} symbols of the table its phone ids come from ({table!r})"
+            )
         if text_settings and text_settings != self.sovits.text_settings:
             raise CompatibilityError(
                 f"the GPT {self.gpt_path} was trained on phone ids made with {text_settings}, the SoVITS model "
@@ -180,11 +195,11 @@ class TextToSpeech:
 
     # ------------------------------------------------------------------ inputs
     def phone_ids(self, text: str, language: str, role: str) -> tuple[list[int], np.ndarray | None]:
-        """A text's phone ids (the SoVITS model's front end, which the GPT's phone ids match) and,
-        when the GPT reads them, their BERT features (bert_dim, phones)."""
+        """A text's phone ids (the SoVITS model's front end and symbol table, which the GPT's phone
+        ids match) and, when the GPT reads them, their BERT features (bert_dim, phones)."""
         try:
             ids, phonemized = self.sovits.phone_ids(text, language)
-        except ValueError as err:  # empty, unknown language, nothing speakable
+        except ValueError as err:  # empty, unknown language, nothing speakable, a phone outside the table
             raise TTSInputError(f"the {role} {text!r}: {err}") from err
         if max(ids) >= self.gpt.phone_vocab_size:
             raise CompatibilityError(
@@ -193,7 +208,7 @@ class TextToSpeech:
             )
         if self.bert is None:
             return ids, None
-        words = model_words(phonemized, self.sovits.text_settings["acoustic_phones_only"])
+        words = self.sovits.model_words(phonemized)
         return ids, self.bert([w.text for w in words], [len(w.phones) for w in words], phonemized.language)
 
     def prepare_reference(self, path: str | Path, text: str | None, language: str) -> Reference:

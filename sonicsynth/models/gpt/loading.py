@@ -31,11 +31,11 @@ def load_gpt(path: str | Path, trust: bool = False) -> tuple[SemanticGPT, dict[s
     published layout's). Returns (net, info): info holds "net" (the config that rebuilds it),
     "token_source" (the record of the semantic tokens it was trained on: {"config", "name",
     "settings"} with the SoVITS model's compatibility id and token-weight hash; None for published
-    files, which say nothing of theirs), "text_settings" (how its phone ids were made; None when not
-    recorded), "bert" (the `_target_` config of its per-phone BERT features; None: zeros, as for
+    files, which say nothing of theirs), "text_settings" (how its phone ids were made, including
+    the symbol table they index: the published GPT-SoVITS v2 table for published files; None when
+    not recorded), "bert" (the `_target_` config of its per-phone BERT features; None: zeros, as for
     published files, whose BERT directory the caller supplies) and "source" (kind, path, hashes and
-    compatibility id, for generation logs). Training
-    checkpoints load with weights_only unless `trust`.
+    compatibility id, for generation logs). Training checkpoints load with weights_only unless `trust`.
     """
     path = Path(path)
     if not path.exists():
@@ -60,9 +60,12 @@ def load_gpt(path: str | Path, trust: bool = False) -> tuple[SemanticGPT, dict[s
     if recorded.get("family"):
         raise ValueError(f"{path}: a {recorded['family']!r} training checkpoint, not a semantic GPT")
 
+    from sonicsynth.data.speech_datamodule import published_v2_text_settings
     from sonicsynth.models.gpt.published import load_published_gpt
 
     net, published = load_published_gpt(path, trust=trust, checkpoint=checkpoint)
     source = {"kind": "published", "path": str(path), "sha256": sha256_file(path), "compatibility_id": None}
-    return net, {"net": published["network"], "token_source": None, "text_settings": None, "bert": None,
-                 "source": source}
+    # Its phone embedding is indexed by the published v2 table: recorded, so that it is paired only
+    # with a SoVITS model of the same table and fed ids of it.
+    return net, {"net": published["network"], "token_source": None, "text_settings": published_v2_text_settings(),
+                 "bert": None, "source": source}

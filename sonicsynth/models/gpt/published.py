@@ -211,7 +211,9 @@ def save_published_layout(
 
     config: the s1 config to store; None = the published v2 recipe with its `model` section
     describing `model`. A config that does not describe the model is refused before anything is
-    written.
+    written. The layout records no phone table: `load_gpt` reads any file in it as indexed by the
+    published v2 table (`sonicsynth.text.published_symbols`), as the reference tools do, so a
+    model trained on ids of our own table does not belong in it.
     """
     path = Path(path)
     if config is None:

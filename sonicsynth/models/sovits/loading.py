@@ -21,13 +21,12 @@ DEFAULT_CONTENT_EXTRACTORS = {
     "content": "sonicsynth.features.extractors.SSLContentFeature",
     "ctc_content": "sonicsynth.features.extractors.CTCContentFeature",
 }
-# GPT-SoVITS phonemizes with punctuation kept as pauses, in the table our symbols reproduce.
-DEFAULT_TEXT_FRONTEND = {"_target_": "sonicsynth.text.TextFrontend"}
 
 
 def _with_input_records(info: dict[str, Any]) -> dict[str, Any]:
-    """`info` with "content_extractor" and "text_settings" always present (see `load_sovits`)."""
-    from sonicsynth.data.speech_datamodule import text_settings
+    """`info` with "content_extractor" and "text_settings" always present (see `load_sovits`); a
+    model that recorded no text settings was trained here, on our front end and table."""
+    from sonicsynth.data.speech_datamodule import DEFAULT_TEXT_FRONTEND, text_settings
 
     key = info.get("content_key") or "content"
     if not info.get("content_extractor"):
@@ -56,8 +55,9 @@ def load_sovits(path: str | Path, trust: bool = False) -> tuple[SoVITSGenerator,
     where known, "content_extractor" (what makes the content features: {"config": a `_target_`
     config, "name", "settings"}, settings None where the model did not record them, as in published
     files, whose content model directory the caller supplies), "text_settings" (front end config,
-    acoustic_phones_only, symbol table version) and "source" (kind, path, hashes and compatibility
-    id, for generation logs). Training checkpoints load with weights_only unless `trust`.
+    acoustic_phones_only, and the symbol table its phone ids index: the published GPT-SoVITS v2
+    table for published files) and "source" (kind, path, hashes and compatibility id, for
+    generation logs). Training checkpoints load with weights_only unless `trust`.
     """
     path = Path(path)
     if not path.exists():
@@ -77,10 +77,13 @@ def load_sovits(path: str | Path, trust: bool = False) -> tuple[SoVITSGenerator,
         source = {"kind": "training_checkpoint", "path": str(path), "sha256": sha256_file(path),
                   "compatibility_id": info.get("compatibility_id"), "global_step": checkpoint.get("global_step")}
         return _from_config(config, weights, path), _with_input_records({**config, "source": source})
+    from sonicsynth.data.speech_datamodule import published_v2_text_settings
     from sonicsynth.models.sovits.published import load_published_sovits
 
     generator, published = load_published_sovits(path, trust=trust)
     source = {"kind": "published", "path": str(path), "sha256": sha256_file(path)}
+    # Its phone embedding is indexed by the published v2 table, not ours: the record says so, and
+    # every phone id made for it (`model_phone_ids`) is then an id of that table.
     info = {"generator": published["generator"], "spectrogram": published["spectrogram"], "content_key": "content",
-            "source": source}
+            "text_settings": published_v2_text_settings(), "source": source}
     return generator, _with_input_records(info)

@@ -301,6 +301,9 @@ def save_published_layout(model: SoVITSGenerator, config: Mapping[str, Any], pat
     """Write `model` as a GPT-SoVITS s2 checkpoint that `load_published_sovits` (and the reference
     tools) read back: legacy weight-norm names, full precision, `config` (s2.json as a dict) stored as
     plain dicts. The config must describe this model; a mismatch is refused before anything is written.
+    The layout records no phone table: `load_sovits` reads any file in it as indexed by the published
+    v2 table (`sonicsynth.text.published_symbols`), as the reference tools do, so a model trained on
+    ids of our own table does not belong in it.
     """
     path = Path(path)
     config = _plain(config)
