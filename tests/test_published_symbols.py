@@ -39,6 +39,7 @@ from sonicsynth.text.published_symbols import (
 )
 from sonicsynth.text.punctuation import PUNCTUATION
 from sonicsynth.text.symbols import ARPABET_PHONES, SYMBOL_TABLE_VERSION, phones_to_ids
+from published_fixtures import SMALL_S2_CONFIG
 
 MODEL = "voice_e8_s96.pth"
 
@@ -170,18 +171,7 @@ def test_our_table_keeps_each_phone_sets_own_ids():
 
 # ------------------------------------------------------------------------------------------ pipelines
 
-# The published s2 structure at narrow widths (as in test_sovits_model) and an s1 GPT of 2 layers.
-SMALL_S2_CONFIG = {
-    "data": {"sampling_rate": 32000, "filter_length": 2048, "hop_length": 64, "win_length": 2048},
-    "model": {
-        "inter_channels": 8, "hidden_channels": 16, "filter_channels": 32, "n_heads": 2, "n_layers": 2,
-        "kernel_size": 3, "p_dropout": 0.1, "resblock": "1", "resblock_kernel_sizes": [3],
-        "resblock_dilation_sizes": [[1, 3, 5]], "upsample_rates": [4, 4, 4], "upsample_initial_channel": 32,
-        "upsample_kernel_sizes": [8, 8, 4], "gin_channels": 512, "semantic_frame_rate": "25hz",
-        "freeze_quantizer": True, "version": "v2",
-    },
-    "train": {"segment_size": 512},
-}  # fmt: skip
+# An s1 GPT of 2 layers (the s2 is published_fixtures.SMALL_S2_CONFIG).
 SMALL_S1_CONFIG = copy.deepcopy(S1_V2_CONFIG)
 SMALL_S1_CONFIG["model"].update(embedding_dim=32, hidden_dim=32, head=2, linear_units=128, n_layer=2)
 

@@ -28,24 +28,13 @@ from sonicsynth.models.sovits.published import (
 from sonicsynth.models.sovits.sequence import frame_mask, slice_segments
 from sonicsynth.models.vocoder import HiFiGANGenerator
 from sonicsynth.nn.weight_norm import to_legacy_weight_norm
+from published_fixtures import SMALL_S2_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "model" / "sovits_generator"
 # Names and shapes of the published v2 checkpoints, read from the reference implementation.
 REFERENCE_SHAPES_FILE = Path(__file__).parent / "fixtures" / "gpt_sovits_v2_state_dict_shapes.json"
 
-# The published structure with narrow widths: the converter's code path, in a small fraction of the size.
-SMALL_S2_CONFIG = {
-    "data": {"sampling_rate": 32000, "filter_length": 2048, "hop_length": 64, "win_length": 2048},
-    "model": {
-        "inter_channels": 8, "hidden_channels": 16, "filter_channels": 32, "n_heads": 2, "n_layers": 2,
-        "kernel_size": 3, "p_dropout": 0.1, "resblock": "1", "resblock_kernel_sizes": [3],
-        "resblock_dilation_sizes": [[1, 3, 5]], "upsample_rates": [4, 4, 4], "upsample_initial_channel": 32,
-        "upsample_kernel_sizes": [8, 8, 4], "gin_channels": 512, "semantic_frame_rate": "25hz",
-        "freeze_quantizer": True, "version": "v2",
-    },
-    "train": {"segment_size": 512},
-}
 
 
 def reference_shapes() -> dict[str, list[int]]:
