@@ -186,6 +186,34 @@ def test_the_few_shot_report_scores_base_and_best_fine_tuned_model_on_held_out_c
     assert refused.returncode == 1 and "needs train clips and 'test' clips (has" in refused.stderr
 
 
+def test_the_intelligibility_report_scores_recordings_and_resynthesis_of_english_clips(
+    base_package, tiny_corpus, tmp_path
+):
+    out = tmp_path / "intelligibility"
+    command = [sys.executable, str(ROOT / "eval" / "resynthesis_intelligibility.py"), "--model",
+               f"base={base_package}", "--manifest", str(tiny_corpus), "--split", "train", "--limit", "3",
+               "--out", str(out)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+
+    report = json.loads((out / "report.json").read_text())
+    english = {json.loads(line)["id"]: json.loads(line) for line in tiny_corpus.read_text().splitlines()}
+    chosen = report["utterances"]
+    assert len(chosen) == 3 and all(english[i]["language"] == "en" and english[i]["split"] == "train" for i in chosen)
+    assert len({english[i]["speaker"] for i in chosen}) == min(3, len(report["speakers"]))  # one per voice first
+    for model in ("recording", "base"):
+        rows = [r for r in report["per_utterance"] if r["model"] == model]
+        assert [r["id"] for r in rows] == chosen
+        assert all(0 <= r["cer"] and 0 <= r["wer"] and isinstance(r["hypothesis"], str) for r in rows)
+    assert all((out / "base" / f"{i}.wav").is_file() for i in chosen)
+    recordings = [r for r in report["per_utterance"] if r["model"] == "recording"]
+    assert any(r["hypothesis"] for r in recordings)  # pocketsphinx hears the engine voices
+    assert "| base |" in (out / "report.md").read_text()
+
+    refused = subprocess.run([*command[:-2], "--out", str(tmp_path / "r2"), "--split", "nonexistent"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 1 and "no English 'nonexistent' utterance of 3-10 s" in refused.stderr
+
+
 def test_a_package_of_another_family_is_refused_naming_both(sovits_overrides, speaker_manifest, tmp_path):
     other = save_package(tmp_path / "vocoder", {"weight": torch.zeros(2, 2)}, {"generator": {}}, "vocoder/hifigan")
     with pytest.raises(FamilyMismatchError, match=r"'vocoder/hifigan'.*expected 'sovits'"):

@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Intelligibility ceiling of SoVITS models: held-out English recordings resynthesised from their own
+semantic tokens and transcripts (each utterance its own timbre reference), transcribed by pocketsphinx
+and scored against the text. Writes report.json, report.md and the resynthesised wavs (<out>/<model>/).
+
+A GPT on top of a SoVITS model can be no more intelligible than this: the tokens here are the
+recording's own, so what is lost is lost by the tokens' quantisation, the prior and the decoder. The
+recordings are scored too ("recording" row), because pocketsphinx is weak on synthetic voices: read
+a model's CER against the recordings' CER on the same sentences, not as an absolute number.
+
+examples:
+  python eval/resynthesis_intelligibility.py --model base=<SoVITS package> \\
+      --manifest data/demo/manifest.without-fillets-v.jsonl --out logs/intelligibility
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from itertools import zip_longest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("SONICSYNTH_ROOT", str(ROOT))
+
+log = logging.getLogger("resynthesis_intelligibility")
+
+METRICS = ("cer", "wer")
+REFERENCE_SECONDS = (3.0, 10.0)  # what the resynthesis pipeline accepts as a reference clip
+
+
+def _named_model(text: str) -> tuple[str, Path]:
+    name, separator, path = text.partition("=")
+    if not separator or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, Path(path)
+
+
+def choose_utterances(utterances: list, split: str, limit: int) -> list:
+    """Up to `limit` English utterances of `split` that can be their own reference (3-10 s), taken in
+    turn from each speaker so that no one voice dominates the mean."""
+    low, high = REFERENCE_SECONDS
+    by_speaker: dict[str, list] = {}
+    for u in sorted(utterances, key=lambda u: u.id):
+        if u.split == split and u.language == "en" and low <= u.duration <= high:
+            by_speaker.setdefault(u.speaker, []).append(u)
+    interleaved = [u for group in zip_longest(*by_speaker.values()) for u in group if u is not None]
+    return interleaved[:limit]
+
+
+def score(samples, sample_rate: int, text: str, recognizer, name: str) -> dict:
+    from sonicsynth.metrics.asr import intelligibility
+    from sonicsynth.metrics.base import MetricError
+
+    try:
+        scores = intelligibility(samples, sample_rate, text, recognizer, name=name)
+    except MetricError as err:  # nothing recognisable: every word missed
+        log.warning("intelligibility: %s", err)
+        return {"cer": 1.0, "wer": 1.0, "hypothesis": ""}
+    return {"cer": scores["cer"], "wer": scores["wer"], "hypothesis": scores["hypothesis"]}
+
+
+def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, limit: int, out_dir: Path,
+                 seed: int) -> dict:
+    from tqdm import tqdm
+
+    from sonicsynth.audio import load_audio, save_audio
+    from sonicsynth.data.manifest import read_manifest
+    from sonicsynth.metrics.asr import PocketsphinxRecognizer
+    from sonicsynth.metrics.report import markdown_table, summarize, write_report
+    from sonicsynth.pipelines.resynth import SoVITSResynthesizer
+
+    chosen = choose_utterances(read_manifest(manifest), split, limit)
+    if not chosen:
+        raise ValueError(f"{manifest}: no English {split!r} utterance of {REFERENCE_SECONDS[0]:g}-"
+                         f"{REFERENCE_SECONDS[1]:g} s to resynthesise")
+    recognizer = PocketsphinxRecognizer()
+    rate = recognizer.sample_rate
+    rows = []
+    for u in chosen:
+        samples = load_audio(u.audio_file(manifest.parent), rate).samples
+        rows.append({"model": "recording", "id": u.id, "text": u.text, **score(samples, rate, u.text, recognizer, u.id)})
+    sources = {}
+    for name, path in models:
+        resynthesizer = SoVITSResynthesizer.load(path)
+        sources[name] = {"path": str(path), **resynthesizer.source}
+        for u in tqdm(chosen, desc=name):
+            audio_path = u.audio_file(manifest.parent)
+            result = resynthesizer.resynthesize(audio_path, u.text, u.language, audio_path, seed=seed)
+            out = save_audio(out_dir / name / f"{u.id}.wav", result.audio, result.sample_rate)
+            samples = load_audio(out, rate).samples
+            rows.append({"model": name, "id": u.id, "text": u.text,
+                         **score(samples, rate, u.text, recognizer, f"{name}/{u.id}")})
+
+    names = ["recording", *[n for n, _ in models]]
+    summary = {name: summarize([r for r in rows if r["model"] == name], METRICS) for name in names}
+    report = {"manifest": str(manifest), "split": split, "utterances": [u.id for u in chosen],
+              "speakers": sorted({u.speaker for u in chosen}), "seed": seed, "models": sources,
+              "summary": summary, "per_utterance": rows}
+    table = markdown_table(["model", *METRICS], [[n, *[summary[n].get(m, {}).get("mean") for m in METRICS]]
+                                                 for n in names])
+    lines = ["# Resynthesis intelligibility", "",
+             f"- {len(chosen)} English `{split}` utterances of {len(report['speakers'])} speakers, each resynthesised "
+             f"from its own tokens with itself as the timbre reference; seed {seed}",
+             *[f"- {name}: `{info['path']}`" for name, info in sources.items()], "",
+             "Means over the utterances (pocketsphinx; lower is better; compare with the recordings' row).", "",
+             *table, ""]
+    write_report(out_dir, "report", report, "\n".join(lines) + "\n")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", type=_named_model, required=True, metavar="NAME=PATH",
+                        help="a SoVITS package or checkpoint; repeat for each model")
+    parser.add_argument("--manifest", required=True, type=Path, help="a manifest with English utterances")
+    parser.add_argument("--split", default="test", help="the utterances to resynthesise (default test)")
+    parser.add_argument("--limit", type=int, default=12, help="at most this many utterances (default 12)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        report = build_report(args.model, args.manifest, args.split, args.limit, args.out, args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({"output_dir": str(args.out),
+                      "summary": {m: {k: v.get("mean") for k, v in s.items()} for m, s in report["summary"].items()}},
+                     indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
