@@ -34,13 +34,6 @@ METRICS = ("speaker_similarity", "speaker_similarity_centroid", "dnsmos_ovrl", "
 REFERENCE_SECONDS = (3.0, 10.0)  # what the resynthesis pipeline accepts as a reference clip
 
 
-def _named_model(text: str) -> tuple[str, Path]:
-    name, separator, path = text.partition("=")
-    if not separator or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    return name, Path(path)
-
-
 def choose_reference(train_clips: list):
     """The longest training clip the pipeline accepts as a reference (3-10 s)."""
     low, high = REFERENCE_SECONDS
@@ -149,8 +142,10 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, out
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sonicsynth.metrics.report import named_path
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", type=_named_model, required=True, metavar="NAME=PATH",
+    parser.add_argument("--model", action="append", type=named_path, required=True, metavar="NAME=PATH",
                         help="a SoVITS package or checkpoint; repeat for each model (the first is the baseline)")
     parser.add_argument("--manifest", required=True, type=Path, help="the speaker's few-shot manifest")
     parser.add_argument("--split", default="test", help="the held-out sentences to resynthesise (default test)")

@@ -26,17 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SONICSYNTH_ROOT", str(ROOT))
 
-log = logging.getLogger("resynthesis_intelligibility")
-
 METRICS = ("cer", "wer")
 REFERENCE_SECONDS = (3.0, 10.0)  # what the resynthesis pipeline accepts as a reference clip
-
-
-def _named_model(text: str) -> tuple[str, Path]:
-    name, separator, path = text.partition("=")
-    if not separator or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
-    return name, Path(path)
 
 
 def choose_utterances(utterances: list, split: str, limit: int) -> list:
@@ -51,25 +42,13 @@ def choose_utterances(utterances: list, split: str, limit: int) -> list:
     return interleaved[:limit]
 
 
-def score(samples, sample_rate: int, text: str, recognizer, name: str) -> dict:
-    from sonicsynth.metrics.asr import intelligibility
-    from sonicsynth.metrics.base import MetricError
-
-    try:
-        scores = intelligibility(samples, sample_rate, text, recognizer, name=name)
-    except MetricError as err:  # nothing recognisable: every word missed
-        log.warning("intelligibility: %s", err)
-        return {"cer": 1.0, "wer": 1.0, "hypothesis": ""}
-    return {"cer": scores["cer"], "wer": scores["wer"], "hypothesis": scores["hypothesis"]}
-
-
 def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, limit: int, out_dir: Path,
                  seed: int) -> dict:
     from tqdm import tqdm
 
     from sonicsynth.audio import load_audio, save_audio
     from sonicsynth.data.manifest import read_manifest
-    from sonicsynth.metrics.asr import PocketsphinxRecognizer
+    from sonicsynth.metrics.asr import PocketsphinxRecognizer, intelligibility_or_missed
     from sonicsynth.metrics.report import markdown_table, summarize, write_report
     from sonicsynth.pipelines.resynth import SoVITSResynthesizer
 
@@ -82,7 +61,7 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, lim
     rows = []
     for u in chosen:
         samples = load_audio(u.audio_file(manifest.parent), rate).samples
-        rows.append({"model": "recording", "id": u.id, "text": u.text, **score(samples, rate, u.text, recognizer, u.id)})
+        rows.append({"model": "recording", "id": u.id, "text": u.text, **intelligibility_or_missed(samples, rate, u.text, recognizer, name=u.id)})
     sources = {}
     for name, path in models:
         resynthesizer = SoVITSResynthesizer.load(path)
@@ -93,7 +72,7 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, lim
             out = save_audio(out_dir / name / f"{u.id}.wav", result.audio, result.sample_rate)
             samples = load_audio(out, rate).samples
             rows.append({"model": name, "id": u.id, "text": u.text,
-                         **score(samples, rate, u.text, recognizer, f"{name}/{u.id}")})
+                         **intelligibility_or_missed(samples, rate, u.text, recognizer, name=f"{name}/{u.id}")})
 
     names = ["recording", *[n for n, _ in models]]
     summary = {name: summarize([r for r in rows if r["model"] == name], METRICS) for name in names}
@@ -113,8 +92,10 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, lim
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sonicsynth.metrics.report import named_path
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", type=_named_model, required=True, metavar="NAME=PATH",
+    parser.add_argument("--model", action="append", type=named_path, required=True, metavar="NAME=PATH",
                         help="a SoVITS package or checkpoint; repeat for each model")
     parser.add_argument("--manifest", required=True, type=Path, help="a manifest with English utterances")
     parser.add_argument("--split", default="test", help="the utterances to resynthesise (default test)")

@@ -50,19 +50,15 @@ METRICS = ("cer", "wer", "speaker_similarity", "dnsmos_ovrl", "dnsmos_sig", "dns
 
 def score(samples, sample_rate: int, text: str | None, reference_embedding, similarity, recognizer) -> dict:
     """The report's metrics of one clip (intelligibility only when its text is given)."""
-    from sonicsynth.metrics.asr import intelligibility
+    from sonicsynth.metrics.asr import intelligibility_or_missed
     from sonicsynth.metrics.base import MetricError
     from sonicsynth.metrics.quality import dnsmos_or_nan
     from sonicsynth.metrics.speaker import cosine
 
     row: dict = {}
     if text is not None:
-        try:
-            scores = intelligibility(samples, sample_rate, text, recognizer)
-            row.update(cer=scores["cer"], wer=scores["wer"], hypothesis=scores["hypothesis"])
-        except MetricError as err:  # nothing recognisable: every word missed
-            log.warning("intelligibility: %s", err)
-            row.update(cer=1.0, wer=1.0, hypothesis="")
+        scores = intelligibility_or_missed(samples, sample_rate, text, recognizer, name="speech")
+        row.update(cer=scores["cer"], wer=scores["wer"], hypothesis=scores["hypothesis"])
     try:
         row["speaker_similarity"] = cosine(reference_embedding, similarity.embed(samples, sample_rate, name="speech"))
     except MetricError as err:

@@ -18,6 +18,7 @@ from sonicsynth.metrics.asr import (
     SpeechRecognizer,
     error_rates,
     intelligibility,
+    intelligibility_or_missed,
     normalize_transcript,
 )
 from sonicsynth.metrics.base import MetricError
@@ -106,6 +107,11 @@ def test_intelligibility_refuses_bad_input(recognizer: PocketsphinxRecognizer, c
         intelligibility(samples, rate, " ... ", recognizer, name="x.wav")
     with pytest.raises(MetricError, match=r"x\.wav.*16000 Hz"):
         intelligibility(samples[::2], rate // 2, SENTENCE_A, recognizer, name="x.wav")
+    # A report row counts a clip it cannot transcribe as every word missed, and goes on.
+    missed = intelligibility_or_missed(np.zeros(rate, dtype=np.float32), rate, SENTENCE_A, recognizer, name="q.wav")
+    assert missed == {"cer": 1.0, "wer": 1.0, "hypothesis": ""}
+    assert intelligibility_or_missed(samples, rate, SENTENCE_A, recognizer) == intelligibility(
+        samples, rate, SENTENCE_A, recognizer)
 
 
 def test_error_rates_exact_values() -> None:

@@ -5,7 +5,9 @@
   recognizer's rate (16 kHz for `PocketsphinxRecognizer`); lower input rates are refused
   (upsampling cannot restore the missing band, and the recognizer's errors would be charged to the
   audio). Silence, audio shorter than `MIN_SECONDS` and an empty reference raise `MetricError`
-  naming the input.
+  naming the input. `intelligibility_or_missed` is the form for report rows: a clip with nothing
+  recognisable counts as every word missed (cer = wer = 1, empty hypothesis) instead of stopping
+  the report.
 - `error_rates` (reference text and hypothesis text): `wer` is word error rate and `cer` character
   error rate (spaces count as characters), both from jiwer after `normalize_transcript` on both
   sides. Range 0..inf (insertions can push them past 1), 0 best; an empty hypothesis scores 1.
@@ -21,6 +23,7 @@ intelligibility between systems on the same sentences, not absolute quality. Eng
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -31,6 +34,8 @@ from sonicsynth.metrics.base import MetricError, check_rate, check_signal
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
+
+log = logging.getLogger(__name__)
 
 MIN_SECONDS = 0.1
 _PUNCTUATION = re.compile(r"[^\w\s']|_")
@@ -111,3 +116,14 @@ def intelligibility(samples: np.ndarray, sample_rate: int, reference_text: str, 
     except RuntimeError as error:  # pocketsphinx's only failure signal
         raise MetricError(f"{name}: speech recognition failed ({error})") from error
     return {**error_rates(reference_text, hypothesis, name=name), "hypothesis": hypothesis}
+
+
+def intelligibility_or_missed(samples: np.ndarray, sample_rate: int, reference_text: str,
+                              recognizer: SpeechRecognizer, *, name: str = "audio") -> dict[str, float | str]:
+    """`intelligibility` for a report row: where the clip cannot be transcribed (silence, too short,
+    recognizer failure) every word counts as missed, with a logged warning."""
+    try:
+        return intelligibility(samples, sample_rate, reference_text, recognizer, name=name)
+    except MetricError as err:
+        log.warning("intelligibility: %s", err)
+        return {"cer": 1.0, "wer": 1.0, "hypothesis": ""}

@@ -79,6 +79,14 @@ def plot_distributions(rows: Sequence[Mapping[str, object]], metrics: Sequence[s
     return save_figure(fig, path)
 
 
+def named_path(text: str) -> tuple[str, Path]:
+    """A report's `NAME=PATH` command-line argument (e.g. `--model base=<package>`) as (name, path)."""
+    name, separator, path = text.partition("=")
+    if not separator or not name or not path:
+        raise ValueError(f"expected NAME=PATH, got {text!r}")
+    return name, Path(path)
+
+
 def write_report(out_dir: str | Path, name: str, report: Mapping[str, object], markdown: str) -> dict[str, Path]:
     """Write `<name>.json` and `<name>.md` into `out_dir`; returns their paths."""
     out_dir = Path(out_dir)
