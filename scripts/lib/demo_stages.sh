@@ -29,9 +29,9 @@ train_cached() {
 # The cached voice models of the demo: data/demo_models/<stage>-<hash of the config that makes it>.
 # Sets CONTENT (the CTC content model), CONTENT_FEATURES (the override that points SoVITS at its
 # features), BASE_OVERRIDES (how the SoVITS base is trained) and BASE (the SoVITS base), whether or
-# not they are trained yet. DEMO_BASE_EPOCHS trains a longer base than the recipe's 3 epochs (the
-# speech becomes intelligible only after many more: see the README); it is part of BASE's hash, so
-# demo.sh and demo_tts.sh given the same value share one base.
+# not they are trained yet. DEMO_BASE_EPOCHS trains the base for another number of epochs than the
+# recipe's 15 (intelligibility keeps improving with more: see the README); it is part of BASE's
+# hash, so demo.sh and demo_tts.sh given the same value share one base.
 demo_voice_models() {
   CONTENT=data/demo_models/content-$(config_hash aligner_content_demo)
   CONTENT_FEATURES=data.features.ctc_content.model="$CONTENT/package"
