@@ -19,7 +19,6 @@ examples:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -142,7 +141,7 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, out
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sonicsynth.metrics.report import named_path
+    from sonicsynth.metrics.report import named_path, run_report_command
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", type=named_path, required=True, metavar="NAME=PATH",
@@ -152,16 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        report = build_report(args.model, args.manifest, args.split, args.out, args.seed)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(json.dumps({"output_dir": str(args.out), "speaker_similarity_gain": report["speaker_similarity_gain"],
-                      "summary": {m: {k: v.get("mean") for k, v in s.items()} for m, s in report["summary"].items()}},
-                     indent=2))
-    return 0
+    return run_report_command(args.out, lambda: build_report(args.model, args.manifest, args.split, args.out, args.seed),
+                              headline=["speaker_similarity_gain"])
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ examples:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -114,6 +113,8 @@ def build_report(args: argparse.Namespace, sentences: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sonicsynth.metrics.report import run_report_command
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpt", required=True, type=Path, help="GPT package, training .ckpt or published s1 file")
     parser.add_argument("--sovits", required=True, type=Path, help="the SoVITS model the GPT was trained with")
@@ -125,19 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--top-k", type=int, default=15)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sentences = list(SENTENCES)
     if args.sentences is not None:
         sentences = [line.strip() for line in args.sentences.read_text().splitlines() if line.strip()]
-    try:
-        report = build_report(args, sentences)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(json.dumps({"output_dir": str(args.out),
-                      "summary": {m: {k: v.get("mean") for k, v in s.items()} for m, s in report["summary"].items()}},
-                     indent=2))
-    return 0
+    return run_report_command(args.out, lambda: build_report(args, sentences))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ are never left half-written (each file is written to a temporary sibling and ren
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +87,27 @@ def named_path(text: str) -> tuple[str, Path]:
     if not separator or not name or not path:
         raise ValueError(f"expected NAME=PATH, got {text!r}")
     return name, Path(path)
+
+
+def run_report_command(out_dir: str | Path, build: Callable[[], Mapping[str, object]],
+                       headline: Sequence[str] = ()) -> int:
+    """The body of an `eval/` report's `main()`: build the report, print its summary as JSON (the
+    metric means per model, and the report's `headline` keys), return the exit code.
+
+    A missing file or an input the report refuses (FileNotFoundError, ValueError) is one line on
+    stderr and exit code 1, not a traceback.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        report = build()
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    printed = {"output_dir": str(out_dir), **{key: report[key] for key in headline},
+               "summary": {model: {metric: values.get("mean") for metric, values in summary.items()}
+                           for model, summary in report["summary"].items()}}
+    print(json.dumps(printed, indent=2))
+    return 0
 
 
 def write_report(out_dir: str | Path, name: str, report: Mapping[str, object], markdown: str) -> dict[str, Path]:
