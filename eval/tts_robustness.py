@@ -9,6 +9,8 @@ Per sentence:
 - speaker_similarity: resemblyzer cosine between the speech and the reference clip;
 - dnsmos_ovrl / dnsmos_sig / dnsmos_bak (noise and distortion, not naturalness);
 - stopped_at_eos: whether every piece ended with end-of-speech before the length limit;
+- seconds: the length of the speech (a GPT that has not learnt to follow the text gives every
+  sentence about the same length: compare with the sentence's length in characters);
 - real_time_factor: synthesis seconds per second of speech on this machine.
 The reference clip itself is scored too ("reference" row).
 
@@ -44,7 +46,7 @@ SENTENCES: tuple[str, ...] = (
     "Please check the numbers twice before you send the letter.",
 )
 METRICS = ("cer", "wer", "speaker_similarity", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "stopped_at_eos",
-           "real_time_factor")
+           "seconds", "real_time_factor")
 
 
 def score(samples, sample_rate: int, text: str | None, reference_embedding, similarity, recognizer) -> dict:
@@ -95,6 +97,7 @@ def build_report(args: argparse.Namespace, sentences: list[str]) -> dict:
         rows.append({"id": f"sentence{index:02d}", "text": text,
                      **score(samples, rate, text, reference_embedding, similarity, recognizer),
                      "stopped_at_eos": float(all(p.stopped_at_eos for p in pieces)),
+                     "seconds": len(audio) / speaker.sovits.sample_rate,
                      "real_time_factor": seconds / max(len(audio) / speaker.sovits.sample_rate, 1e-9)})
 
     spoken = [r for r in rows if r["id"] != "reference"]
@@ -104,10 +107,13 @@ def build_report(args: argparse.Namespace, sentences: list[str]) -> dict:
               "summary": summary, "per_sentence": rows}
     table = markdown_table(["", *METRICS], [[name, *[summary[name].get(m, {}).get("mean") for m in METRICS]]
                                             for name in summary])
+    per_sentence = markdown_table(["sentence", "characters", "seconds", "cer", "heard"],
+                                  [[r["text"], len(r["text"]), r["seconds"], r["cer"], r["hypothesis"]] for r in spoken])
     lines = ["# TTS robustness report", "",
              f"- GPT `{args.gpt}`, SoVITS `{args.sovits}`; reference `{args.ref_audio}`; seed {args.seed}",
              f"- {len(sentences)} English sentences; CER/WER from pocketsphinx (relative, not absolute)", "",
-             "Means over the sentences (cer, wer, real_time_factor: lower is better).", "", *table, ""]
+             "Means over the sentences (cer, wer, real_time_factor: lower is better).", "", *table, "",
+             "Per sentence (what pocketsphinx heard):", "", *per_sentence, ""]
     write_report(args.out, "report", report, "\n".join(lines) + "\n")
     return report
 

@@ -30,9 +30,13 @@ fi
 "$PY" scripts/extract_semantic_tokens.py ckpt="$BASE/package" manifest=data/demo/manifest.jsonl progress=false
 stage_done "semantic tokens"
 
+# DEMO_GPT_EPOCHS trains the GPT base for another number of epochs than the recipe's (part of its
+# hash, as DEMO_BASE_EPOCHS is of the SoVITS base's).
 TOKENS=data.features.semantic_tokens.model="$BASE/package"
-GPT_BASE=data/demo_models/gpt_base-$(config_hash gpt_base_demo "$TOKENS")
-train_cached gpt_base_demo "$GPT_BASE" "$TOKENS"
+GPT_OVERRIDES=("$TOKENS")
+[[ -n "${DEMO_GPT_EPOCHS:-}" ]] && GPT_OVERRIDES+=("trainer.max_epochs=$DEMO_GPT_EPOCHS")
+GPT_BASE=data/demo_models/gpt_base-$(config_hash gpt_base_demo "${GPT_OVERRIDES[@]}")
+train_cached gpt_base_demo "$GPT_BASE" "${GPT_OVERRIDES[@]}"
 stage_done "GPT base"
 
 RUN=logs/gpt_1min_demo/runs/demo-$(date +%Y-%m-%d_%H-%M-%S)

@@ -231,6 +231,7 @@ def test_the_robustness_report_scores_every_sentence(gpt_package, sovits_package
     for row in spoken:
         assert 0.0 <= row["stopped_at_eos"] <= 1.0 and row["real_time_factor"] > 0 and row["cer"] >= 0
         assert (out / f"{row['id']}.wav").is_file()
-    assert report["summary"]["tts"]["cer"]["count"] == 2 and (out / "report.md").is_file()
+        assert row["seconds"] > 0 and f"| {row['text']} | {len(row['text'])} |" in (out / "report.md").read_text()
+    assert report["summary"]["tts"]["cer"]["count"] == 2
     assert report_script.main(["--gpt", str(tmp_path / "none"), "--sovits", str(sovits_package), "--ref-audio",
                                str(reference["path"]), "--out", str(tmp_path / "bad")]) == 1
