@@ -7,7 +7,8 @@ the ARPAbet mapping tables of `sonicsynth.align.phone_sets` and an edit-distance
 phone sequences; words (where the engine reports them: festival) by matching word labels. For phones
 and words it reports the number of boundaries paired (and how many the reference has), the mean and
 median absolute boundary error in ms, the mean and median signed error (positive: late; what
-`sonicsynth.align.calibration` corrects), and the share within 20 ms and 40 ms, overall and per engine;
+`sonicsynth.align.calibration` corrects), and the share within 20 ms and 40 ms, overall and per engine,
+and for phones per boundary kind too (between phones, into a pause, out of a pause);
 and the speed in seconds of audio aligned per second of compute (audio loading included, model
 loading reported separately).
 
@@ -37,6 +38,7 @@ from sonicsynth.align.accuracy import (
     compare_alignments,
     engine_of,
     summarize_boundary_errors,
+    summarize_by_kind,
     timed_references,
 )
 from sonicsynth.align.phone_sets import map_to_arpabet
@@ -107,9 +109,11 @@ def evaluate_backend(
 
     def section(engines: Sequence[str]) -> dict[str, Any]:
         words = [match for engine in engines for match in word_matches[engine]]
+        phones = [match for engine in engines for match in phone_matches[engine]]
         return {
             "utterances": sum(utterance_counts[engine] for engine in engines),
-            "phones": summarize_boundary_errors([match for engine in engines for match in phone_matches[engine]]),
+            "phones": summarize_boundary_errors(phones),
+            "phones_by_kind": summarize_by_kind(phones),
             "words": summarize_boundary_errors(words) if words else None,
         }
 

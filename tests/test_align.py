@@ -32,10 +32,12 @@ from sonicsynth.align import (
 from sonicsynth.align.accuracy import (
     BoundaryMatch,
     best_boundary_shift,
+    best_boundary_shifts,
     compare_alignments,
     match_phone_boundaries,
     match_word_boundaries,
     summarize_boundary_errors,
+    summarize_by_kind,
 )
 from sonicsynth.align.phone_sets import MappedPhone, map_to_arpabet
 from sonicsynth.audio import save_audio
@@ -303,6 +305,7 @@ def test_boundary_matching_survives_insertions_and_substitutions() -> None:
     match = match_phone_boundaries(reference, hypothesis)
     assert match.pairs == [(0.1, 0.12), (0.2, 0.19), (0.4, 0.45)]
     assert match.reference_boundaries == 3  # sil|B, B|AH, L|sil (AH|L is not a real boundary)
+    assert match.kinds == ("out_of_pause", "phones", "into_pause")
     summary = summarize_boundary_errors([match])
     assert summary["boundaries"] == 3 and summary["matched_share"] == 1.0
     assert summary["mean_abs_error_ms"] == pytest.approx((20 + 10 + 50) / 3, abs=0.01)
@@ -323,6 +326,28 @@ def test_best_boundary_shift_undoes_a_constant_lateness() -> None:
         best_boundary_shift([BoundaryMatch([], 3)])
 
 
+def test_boundary_shifts_per_kind_undo_each_kind_s_own_bias() -> None:
+    """Boundaries between phones 18-24 ms late, pause edges 23-25 ms early: one shift per kind puts
+    all of them within 20 ms, where the best single shift cannot; a kind with too few boundaries to
+    measure takes the shift of all of them."""
+    between = [(t, t + 0.018 + 0.003 * (t % 3)) for t in range(30)]
+    edges = [(t, t - 0.025 + 0.001 * (t % 3)) for t in range(30, 60)]
+    match = BoundaryMatch(between + edges, 60, ("phones",) * 30 + ("into_pause",) * 30)
+    shifts, share = best_boundary_shifts([match])
+    # The smallest shifts that do it: 4 ms earlier, 5 ms later.
+    assert share == 1.0 and (shifts["phones"], shifts["into_pause"]) == (-4.0, 5.0)
+    single, single_share = best_boundary_shift([match])
+    assert single_share < 1.0 and shifts["out_of_pause"] == single  # no boundaries of that kind
+    by_kind = summarize_by_kind([match])
+    assert by_kind["into_pause"]["boundaries"] == 30
+    assert by_kind["into_pause"]["median_signed_error_ms"] == pytest.approx(-24)
+    assert by_kind["out_of_pause"] == {"boundaries": 0, "mean_signed_error_ms": None, "median_signed_error_ms": None,
+                                       "within_20ms": None, "within_40ms": None}
+    few = BoundaryMatch(between + edges[:5], 35, ("phones",) * 30 + ("into_pause",) * 5)
+    few_shifts, _ = best_boundary_shifts([few], min_boundaries=20)
+    assert few_shifts["into_pause"] == best_boundary_shift([few])[0]
+
+
 def test_shifted_boundaries_keep_the_ends_and_every_phone() -> None:
     from sonicsynth.models.aligner.inference import shift_boundaries
 
@@ -335,6 +360,13 @@ def test_shifted_boundaries_keep_the_ends_and_every_phone() -> None:
         assert all(p.end > p.start for p in moved) and (moved[0].start, moved[-1].end) == (0.0, 0.5)
         assert all(a.end == b.start for a, b in itertools.pairwise(moved))
     assert shift_boundaries(phones, 0.0) == phones
+    # One shift per kind: here the pause edges move 10 ms later, the boundary between phones stays.
+    per_kind = shift_boundaries(phones, {"phones": 0.0, "into_pause": 0.01, "out_of_pause": 0.01})
+    assert [p.start for p in per_kind] == pytest.approx([0.0, 0.11, 0.13, 0.21])
+    # Both boundaries of the 30 ms AH0 move into it as far as they may: a third each, a third is left.
+    squeezed = shift_boundaries(phones, {"out_of_pause": 1.0, "phones": -1.0})
+    assert squeezed[1].end - squeezed[1].start == pytest.approx(0.01)
+    assert all(p.end > p.start for p in squeezed)
 
 
 def test_word_matching_skips_words_only_one_side_has() -> None:

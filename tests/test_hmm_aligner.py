@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from sonicsynth.align import AlignmentError, create_aligner
+from sonicsynth.align.base import BOUNDARY_KINDS
 from sonicsynth.data.manifest import read_manifest
 from sonicsynth.export.from_checkpoint import package_from_checkpoint
 from sonicsynth.export.package import load_package
@@ -128,7 +129,7 @@ def test_hmm_teaches_the_ctc_recogniser_its_frames(trained_hmm, tiny_corpus, tin
 
     run_dir = tmp_path / "student"
     overrides = tiny_aligner_overrides("aligner_teacher_demo", run_dir, f"model.teacher={trained_hmm}",
-                                       "model.teacher_epochs=1")
+                                       "model.teacher_epochs=1", "model.speed_factors=[0.9,1.0,1.1]")
     metrics = train(compose_config("train", overrides))
     assert 0.0 <= metrics["val/teacher_frame_agreement"] <= 1.0
     assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("train/teacher", "train/phone_loop", "val/phone_loop"))
@@ -150,6 +151,23 @@ def test_hmm_teaches_the_ctc_recogniser_its_frames(trained_hmm, tiny_corpus, tin
         assert torch.equal(targets[i, :count], item_classes[centres]) and (targets[i, count:] == -100).all()
         phones = batch["phones"][i, : batch["phones_lengths"][i]]
         assert set(targets[i, :count].tolist()) <= {*phones.tolist(), PAUSE_CLASS}
+
+    # Speed perturbation: the audio played 1.1 times faster is 1.1 times shorter, and the frame centred
+    # at t in it takes the teacher's class at 1.1 t in the original.
+    torch.manual_seed(0)
+    student.hparams.speed_factors = [1.1]
+    played, speed = student._speed_perturbed(batch)
+    assert speed == 1.1
+    assert torch.equal(played["audio_lengths"], torch.round(batch["audio_lengths"] / 1.1).long())
+    assert abs(played["audio"].shape[-1] - batch["audio"].shape[-1] / 1.1) <= 1
+    fast_frames = played["audio_lengths"] // student.mel.hop_length
+    fast_targets = student._teacher_frame_targets(batch, fast_frames, int(fast_frames.max()), speed)
+    for i, item_classes in enumerate(classes):
+        count = int(fast_frames[i])
+        centres = ((torch.arange(count) + 0.5) * 2.2).long().clamp(max=len(item_classes) - 1)
+        assert torch.equal(fast_targets[i, :count], item_classes[centres])
+    student.hparams.speed_factors = None
+    assert student._speed_perturbed(batch) == (batch, 1.0)
     assert "_teacher_model" not in dict(student.named_modules())  # the teacher is not part of the student
 
     # The exported student aligns with the phone loop (aligning itself is tested in test_ctc_aligner).
@@ -164,6 +182,8 @@ def test_teacher_epochs_need_a_teacher():
     recognizer = {"_target_": "sonicsynth.models.aligner.CTCPhoneRecognizer", "n_mels": 80, "conv_channels": 8}
     with pytest.raises(ValueError, match="needs a teacher"):
         CTCAlignerLitModule(recognizer, {"sample_rate": 16000}, ctc_epochs=0, teacher_epochs=2)
+    with pytest.raises(ValueError, match="speed factor 1.00001"):
+        CTCAlignerLitModule(recognizer, {"sample_rate": 16000}, speed_factors=[0.9, 1.00001])
 
 
 def test_calibrated_boundary_shift_is_recorded_and_applied(trained_hmm, tiny_corpus, tmp_path, capsys):
@@ -179,9 +199,12 @@ def test_calibrated_boundary_shift_is_recorded_and_applied(trained_hmm, tiny_cor
                         "--split", "train"])
     capsys.readouterr()
     original, package = load_package(raw), load_package(calibrated)
-    assert package.config["boundary_shift_sec"] == report["boundary_shift_ms"] / 1000
+    shifts_ms = report["boundary_shift_ms"]
+    assert sorted(shifts_ms) == sorted(BOUNDARY_KINDS)
+    assert package.config["boundary_shift_sec"] == {kind: ms / 1000 for kind, ms in shifts_ms.items()}
     assert package.compatibility_id == original.compatibility_id
-    assert package.manifest["source"]["calibration"]["boundary_shift_ms"] == report["boundary_shift_ms"]
+    assert package.manifest["source"]["calibration"]["boundary_shift_ms"] == shifts_ms
+    assert report["within_20ms_calibrated"] >= report["within_20ms_single_shift"]
     assert all(torch.equal(package.state_dict[k], v) for k, v in original.state_dict.items())
 
     references = timed_references(tiny_corpus, "train", ("mbrola", "festival"))
@@ -189,9 +212,14 @@ def test_calibrated_boundary_shift_is_recorded_and_applied(trained_hmm, tiny_cor
     applied = summarize_boundary_errors(matches)
     assert failures == {} and report["utterances"] == len(matches)
     assert applied["within_20ms"] == report["within_20ms_calibrated"] >= report["uncalibrated"]["within_20ms"]
-    assert applied["mean_signed_error_ms"] == pytest.approx(
-        report["uncalibrated"]["mean_signed_error_ms"] + report["boundary_shift_ms"], abs=0.02)
-    # An explicit shift overrides the recorded one; 0 gives back the raw boundaries.
+    # An explicit shift overrides the recorded ones; 0 gives back the raw boundaries.
     unshifted, _ = phone_matches(create_aligner("hmm", model=calibrated, boundary_shift_sec=0.0), references,
                                  tiny_corpus.parent)
     assert summarize_boundary_errors(unshifted) == report["uncalibrated"]
+    # Each boundary moved by its kind's shift (the pairing does not depend on the times), or less where
+    # a third of a short phone is as far as it may move.
+    for raw_match, calibrated_match in zip(unshifted, matches, strict=True):
+        assert raw_match.kinds == calibrated_match.kinds
+        for (_, raw_hyp), (_, hyp), kind in zip(raw_match.pairs, calibrated_match.pairs, raw_match.kinds):
+            moved_ms, shift_ms = (hyp - raw_hyp) * 1000, shifts_ms[kind]
+            assert moved_ms == pytest.approx(shift_ms, abs=1e-6) or 0 <= moved_ms / shift_ms < 1

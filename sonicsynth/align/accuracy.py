@@ -14,7 +14,9 @@ dropped phone costs only the boundaries next to it instead of shifting every lat
 
 Errors are hypothesis minus reference: a positive mean says the aligner places boundaries late, the
 bias that `best_boundary_shift` measures on held-out data and `boundary_shift_sec` of the built-in
-aligners corrects.
+aligners corrects. Each paired phone boundary also has a kind (`base.BOUNDARY_KINDS`: between two
+phones, into a pause, out of a pause; the same on both sides, since silence pairs only with silence):
+the bias differs by kind, so `best_boundary_shifts` measures one shift per kind.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from sonicsynth.align.base import SILENCE_PHONE, transcript_words
+from sonicsynth.align.base import BOUNDARY_KINDS, SILENCE_PHONE, boundary_kind, transcript_words
 from sonicsynth.align.phone_sets import PHONE_SET_TABLES, MappedPhone, map_to_arpabet
 from sonicsynth.data.manifest import Alignment, Utterance, WordSpan, read_alignment, read_manifest
 
@@ -33,10 +35,12 @@ TOLERANCES_MS = (20, 40)
 
 
 class BoundaryMatch(NamedTuple):
-    """Paired boundary times (reference, hypothesis) in seconds, and how many the reference has in all."""
+    """Paired boundary times (reference, hypothesis) in seconds, how many the reference has in all,
+    and the kind of each pair (phone boundaries; empty for words)."""
 
     pairs: list[tuple[float, float]]
     reference_boundaries: int
+    kinds: tuple[str, ...] = ()
 
 
 def engine_of(utterance: Utterance) -> str:
@@ -98,13 +102,14 @@ def _same_kind(reference: str, hypothesis: str) -> bool:
 
 def match_phone_boundaries(reference: Sequence[MappedPhone], hypothesis: Sequence[MappedPhone]) -> BoundaryMatch:
     pairs = align_sequences([p.phone for p in reference], [p.phone for p in hypothesis], _same_kind)
-    matched = [
-        (reference[i].start, hypothesis[j].start)
+    paired = [
+        (i, j)
         for (i_prev, j_prev), (i, j) in itertools.pairwise(pairs)
         if i == i_prev + 1 and j == j_prev + 1 and reference[i].starts_boundary and hypothesis[j].starts_boundary
     ]
     total = sum(1 for phone in reference[1:] if phone.starts_boundary)
-    return BoundaryMatch(matched, total)
+    return BoundaryMatch([(reference[i].start, hypothesis[j].start) for i, j in paired], total,
+                         tuple(boundary_kind(hypothesis[j - 1].phone, hypothesis[j].phone) for _, j in paired))
 
 
 def _normalised_word(word: str) -> str:
@@ -160,16 +165,58 @@ def summarize_boundary_errors(matches: Sequence[BoundaryMatch]) -> dict[str, flo
 
 
 def best_boundary_shift(
-    matches: Sequence[BoundaryMatch], tolerance_ms: float = 20.0, search_ms: float = 15.0, step_ms: float = 0.5
+    matches: Sequence[BoundaryMatch], tolerance_ms: float = 20.0, search_ms: float = 30.0, step_ms: float = 0.5
 ) -> tuple[float, float]:
     """The shift (ms, added to every hypothesis boundary) within +-`search_ms` that puts the most
     paired boundaries within `tolerance_ms` of the reference, and that share. Pairing does not depend
     on the times, so shifting the errors is exactly re-aligning with shifted boundaries (as long as
     no phone is shorter than the shift). Ties go to the smallest shift, so an unbiased aligner keeps 0."""
-    signed = signed_errors_ms(matches)
+    return _best_shift(signed_errors_ms(matches), tolerance_ms, search_ms, step_ms)
+
+
+def _best_shift(signed: Sequence[float], tolerance_ms: float, search_ms: float, step_ms: float) -> tuple[float, float]:
     if not signed:
         raise ValueError("no paired boundaries to calibrate on")
     steps = round(search_ms / step_ms)
     candidates = sorted((k * step_ms for k in range(-steps, steps + 1)), key=abs)
     best = max(candidates, key=lambda shift: share_within([e + shift for e in signed], tolerance_ms))
     return best, share_within([e + best for e in signed], tolerance_ms)
+
+
+def signed_errors_by_kind(matches: Sequence[BoundaryMatch]) -> dict[str, list[float]]:
+    """`signed_errors_ms` of the phone boundaries, per boundary kind (every kind present, maybe empty)."""
+    by_kind: dict[str, list[float]] = {kind: [] for kind in BOUNDARY_KINDS}
+    for match in matches:
+        for (ref, hyp), kind in zip(match.pairs, match.kinds, strict=True):
+            by_kind[kind].append((hyp - ref) * 1000)
+    return by_kind
+
+
+def summarize_by_kind(matches: Sequence[BoundaryMatch]) -> dict[str, dict[str, float | int | None]]:
+    """Per boundary kind: the count, the mean and median signed error (ms) and the share within each tolerance."""
+    summary = {}
+    for kind, signed in signed_errors_by_kind(matches).items():
+        section: dict[str, float | int | None] = {
+            "boundaries": len(signed),
+            "mean_signed_error_ms": round(statistics.fmean(signed), 2) if signed else None,
+            "median_signed_error_ms": round(statistics.median(signed), 2) if signed else None,
+        }
+        for tolerance in TOLERANCES_MS:
+            section[f"within_{tolerance}ms"] = round(share_within(signed, tolerance), 4) if signed else None
+        summary[kind] = section
+    return summary
+
+
+def best_boundary_shifts(
+    matches: Sequence[BoundaryMatch], tolerance_ms: float = 20.0, search_ms: float = 30.0, step_ms: float = 0.5,
+    min_boundaries: int = 20,
+) -> tuple[dict[str, float], float]:
+    """`best_boundary_shift` for each boundary kind on its own; a kind with fewer than `min_boundaries`
+    paired boundaries takes the shift of all of them together (too few to measure its own). Returns
+    the shift of each kind (ms) and the share within `tolerance_ms` with them applied."""
+    overall, _ = best_boundary_shift(matches, tolerance_ms, search_ms, step_ms)
+    by_kind = signed_errors_by_kind(matches)
+    shifts = {kind: _best_shift(errors, tolerance_ms, search_ms, step_ms)[0] if len(errors) >= min_boundaries
+              else overall for kind, errors in by_kind.items()}
+    shifted = [e + shifts[kind] for kind, errors in by_kind.items() for e in errors]
+    return shifts, share_within(shifted, tolerance_ms)

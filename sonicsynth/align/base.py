@@ -23,6 +23,18 @@ from sonicsynth.data.manifest import Alignment, PhoneSpan
 
 # The silence phone of the ARPAbet alignments this package produces (pocketsphinx's SIL, Kaldi/MFA's sil).
 SILENCE_PHONE = "sil"
+# The kinds of boundary between two phones: aligners err differently at the edges of a pause (where
+# a phone fades into silence) than between two phones, so calibration and reports keep them apart.
+BOUNDARY_KINDS = ("phones", "into_pause", "out_of_pause")
+
+
+def boundary_kind(before: str, after: str) -> str:
+    """The kind of the boundary between phone labels `before` and `after` (silence: `SILENCE_PHONE`)."""
+    if after == SILENCE_PHONE:
+        return "into_pause"
+    return "out_of_pause" if before == SILENCE_PHONE else "phones"
+
+
 # Phone-set name of alignments in CMU ARPAbet; stress digits may be present (MFA's english_us_arpa model
 # keeps them, pocketsphinx drops them).
 ARPABET = "arpabet"

@@ -21,10 +21,12 @@ phone, scored by the Gaussian mixtures. Pauses shorter than `min_silence_sec` go
 
 Both place boundaries on frame edges, and both are biased: trained from the transcripts alone, an
 aligner learns where a phone's spectrum changes, not where a synthesis engine or a labeller puts the
-boundary, and on the demo voices that lands a few ms late. `boundary_shift_sec` moves every boundary
-inside the utterance by a constant; `sonicsynth.align.calibration` measures it on a held-out split
-with known timings and records it in the aligner's package (config key `boundary_shift_sec`), which
-is where it is read from by default.
+boundary. On the demo voices boundaries between phones land a few ms late, and the edges of pauses
+(where a phone fades into silence) ten or more ms early. `boundary_shift_sec` moves every boundary
+inside the utterance by a constant of its kind (between phones, into a pause, out of a pause; one
+number: the same for all); `sonicsynth.align.calibration` measures them on a held-out split with
+known timings and records them in the aligner's package (config key `boundary_shift_sec`), which is
+where they are read from by default.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import itertools
 import os
 from abc import abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +43,12 @@ import torchaudio.functional as AF
 from hydra.utils import instantiate
 
 from sonicsynth.align.base import (
+    BOUNDARY_KINDS,
     SILENCE_PHONE,
     Aligner,
     AlignmentError,
     Pronunciations,
+    boundary_kind,
     check_plausible,
 )
 from sonicsynth.audio import MelSpectrogram, load_audio
@@ -76,22 +81,36 @@ def collapse_substates(path: list[int], substates: list[int]) -> list[int]:
 BOUNDARY_SHIFT_KEY = "boundary_shift_sec"
 
 
-def shift_boundaries(phones: list[PhoneSpan], shift_sec: float) -> list[PhoneSpan]:
-    """Every boundary between two phones moved by `shift_sec`; the utterance's start and end stay.
+def shift_boundaries(phones: list[PhoneSpan], shift_sec: float | Mapping[str, float]) -> list[PhoneSpan]:
+    """Every boundary between two phones moved by `shift_sec`, one value or one per boundary kind
+    (`sonicsynth.align.base.BOUNDARY_KINDS`, kinds not named: 0); the utterance's start and end stay.
 
-    A boundary never passes the middle of the phone it moves into, so every phone keeps a positive
-    length whatever the shift."""
-    if shift_sec == 0.0 or len(phones) < 2:
+    A boundary never moves more than a third into the phone it moves into, so every phone keeps a
+    positive length whatever the shifts, even when its two boundaries move towards each other."""
+    shifts = dict(shift_sec) if isinstance(shift_sec, Mapping) else dict.fromkeys(BOUNDARY_KINDS, shift_sec)
+    if not any(shifts.values()) or len(phones) < 2:
         return phones
     moved = []
     for before, after in itertools.pairwise(phones):
-        if shift_sec > 0:
-            moved.append(min(after.start + shift_sec, (after.start + after.end) / 2))
+        shift = shifts.get(boundary_kind(before.phone, after.phone), 0.0)
+        if shift > 0:
+            moved.append(min(after.start + shift, after.start + (after.end - after.start) / 3))
         else:
-            moved.append(max(after.start + shift_sec, (before.start + before.end) / 2))
+            moved.append(max(after.start + shift, before.end - (before.end - before.start) / 3))
     starts = [phones[0].start, *moved]
     ends = [*moved, phones[-1].end]
     return [p._replace(start=start, end=end) for p, start, end in zip(phones, starts, ends)]
+
+
+def boundary_shifts_sec(value: float | Mapping[str, float]) -> dict[str, float]:
+    """A recorded or given boundary shift as one value per boundary kind (a single value: the same
+    for every kind, as packages calibrated before the kinds recorded it)."""
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(BOUNDARY_KINDS))
+        if unknown:
+            raise ValueError(f"boundary shifts for unknown boundary kinds {unknown}; the kinds are {list(BOUNDARY_KINDS)}")
+        return {kind: float(value.get(kind, 0.0)) for kind in BOUNDARY_KINDS}
+    return dict.fromkeys(BOUNDARY_KINDS, float(value))
 
 
 class TranscriptAligner(Aligner):
@@ -101,15 +120,15 @@ class TranscriptAligner(Aligner):
     family_module: type[PackageableModule]
 
     def __init__(self, config: dict[str, Any], frontend, language: str, min_silence_sec: float,
-                 boundary_shift_sec: float | None, origin: str | Path) -> None:
+                 boundary_shift_sec: float | Mapping[str, float] | None, origin: str | Path) -> None:
         from sonicsynth.text import SYMBOLS
 
         if list(config["symbols"]) != list(SYMBOLS):
             raise ValueError(f"{origin}: the aligner was trained with another symbol table than this front end's")
         self.frontend, self.language, self.min_silence_sec = frontend, language, min_silence_sec
-        # None: the calibrated shift the package records (0 for an uncalibrated model or a checkpoint).
-        self.boundary_shift_sec = float(config.get(BOUNDARY_SHIFT_KEY, 0.0) if boundary_shift_sec is None
-                                        else boundary_shift_sec)
+        # None: the calibrated shifts the package records (0 for an uncalibrated model or a checkpoint).
+        self.boundary_shift_sec = boundary_shifts_sec(config.get(BOUNDARY_SHIFT_KEY, 0.0) if boundary_shift_sec is None
+                                                      else boundary_shift_sec)
 
     @classmethod
     def load(cls, path: str | Path, frontend, **kwargs: Any) -> TranscriptAligner:
@@ -209,7 +228,8 @@ class HMMAligner(TranscriptAligner):
     family_module = HMMAlignerLitModule
 
     def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
-                 min_silence_sec: float = 0.06, boundary_shift_sec: float | None = None, origin: str | Path = "") -> None:
+                 min_silence_sec: float = 0.06, boundary_shift_sec: float | Mapping[str, float] | None = None,
+                 origin: str | Path = "") -> None:
         super().__init__(config, frontend, language, min_silence_sec, boundary_shift_sec, origin)
         self.model = HMMAlignerLitModule.from_package_contents(config, state_dict, origin)
         self.states_per_phone = config["states_per_phone"]
@@ -245,8 +265,8 @@ class CTCAligner(TranscriptAligner):
     family_module = CTCAlignerLitModule
 
     def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
-                 min_silence_sec: float = 0.06, min_phone_frames: int = 3, boundary_shift_sec: float | None = None,
-                 origin: str | Path = "") -> None:
+                 min_silence_sec: float = 0.06, min_phone_frames: int = 3,
+                 boundary_shift_sec: float | Mapping[str, float] | None = None, origin: str | Path = "") -> None:
         super().__init__(config, frontend, language, min_silence_sec, boundary_shift_sec, origin)
         if min_phone_frames < 1:
             raise ValueError(f"min_phone_frames must be at least 1, got {min_phone_frames}")

@@ -14,10 +14,16 @@ checkpoint of `experiment=aligner_hmm_demo`), the way hybrid acoustic models are
 alignments. The HMM was itself trained on nothing but the corpus's transcripts, so the recipe stays
 transcript-only; what the teacher adds is where its three-state phones put the boundaries, which CTC's
 loss never asks for. On the demo corpus this lifts the recogniser from 62% to 77% of held-out
-boundaries within 20 ms (eval/bench_alignment.py; 78% with the calibrated shift of
-`sonicsynth.align.calibration`), still short of the teacher's 80%: the network overfits the 44
-minutes of training speech (61% frame agreement with the teacher on validation against about 90% on
-training). `ctc_epochs` may be 0 in this recipe.
+boundaries within 20 ms (eval/bench_alignment.py; 79.5% with the calibrated shifts of
+`sonicsynth.align.calibration`), still short of the teacher's 80% (82% calibrated): the network
+overfits the 44 minutes of training speech (60% frame agreement with the teacher on validation
+against about 90% on training). `ctc_epochs` may be 0 in this recipe.
+
+**Speed perturbation** (`speed_factors`, training only), Kaldi's recipe against overfitting a small
+corpus: each training batch is played at a factor drawn from the list (0.9: 10% slower and lower),
+by resampling, and the teacher's frame targets are stretched to match. One factor per batch keeps the
+padding as it is. On the demo corpus it did not help (78.2% against 79.5%, calibrated): its voices are
+the benchmark's voices, and perturbed copies of them are other voices.
 
 Validation reports the losses and the phone error rate of greedy decoding. A checkpoint saved after
 the CTC phase aligns with Viterbi over the phone loop, one from the CTC phase with CTC forced
@@ -70,14 +76,21 @@ class CTCAlignerLitModule(PackageableModule):
         phone_loop_learning_rate: float = 5e-4,
         teacher: str | None = None,
         teacher_epochs: int = 0,
+        speed_factors: list[float] | None = None,
         compatibility_id: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         if teacher_epochs and (teacher is None or ctc_epochs is None):
             raise ValueError("teacher_epochs needs a teacher (an HMM aligner package or checkpoint) and ctc_epochs (0 or more)")
-        # Frame targets of each training utterance, by id: the teacher is fixed, so they are computed once.
-        self._teacher_targets: dict[str, torch.Tensor] = {}
+        for factor in speed_factors or ():
+            if not 0.5 <= factor <= 2.0 or float(mel["sample_rate"] * factor) != int(mel["sample_rate"] * factor):
+                raise ValueError(f"speed factor {factor}: must lie in [0.5, 2] and make a whole sample rate "
+                                 f"of {mel['sample_rate']} Hz")
+        # The teacher's classes of each training utterance at its own frame rate, by id: the teacher is
+        # fixed, so they are computed once (and mapped to the recogniser's frames at each speed).
+        self._teacher_classes: dict[str, torch.Tensor] = {}
+        self._teacher_frame_sec: float | None = None
         self._teacher_model: HMMAlignerLitModule | None = None
         # The symbol table is saved with the model: its classes are the table's indices.
         symbols = self.hparams.symbols = list(SYMBOLS) if symbols is None else symbols
@@ -128,35 +141,32 @@ class CTCAlignerLitModule(PackageableModule):
             object.__setattr__(self, "_teacher_model", teacher)
         return self._teacher_model.to(self.device)
 
-    def _teacher_frame_targets(self, batch: dict[str, torch.Tensor], frames: torch.Tensor, num_frames: int) -> torch.Tensor:
+    def _teacher_frame_targets(self, batch: dict[str, torch.Tensor], frames: torch.Tensor, num_frames: int,
+                               speed: float = 1.0) -> torch.Tensor:
         """(batch, frames) class of each recogniser frame on the teacher's path (-100 where it has none):
-        the teacher's class at the frame's centre (the teacher's frames are shorter: 5 ms against 10)."""
-        missing = [i for i, key in enumerate(batch["id"]) if key not in self._teacher_targets]
+        the teacher's class at the frame's centre (the teacher's frames are shorter: 5 ms against 10).
+        `batch` holds the original audio; `frames` counts the recogniser's frames of the audio played at
+        `speed`, whose frame centre t lies at t * speed in the original."""
+        missing = [i for i, key in enumerate(batch["id"]) if key not in self._teacher_classes]
         if missing:
             subset = {"audio": batch["audio"][missing], "audio_lengths": batch["audio_lengths"][missing]}
             for key in ("phones", "phones_lengths", "word_phone_counts", "word_phone_counts_lengths"):
                 subset[key] = batch[key][missing]
-            classes, teacher_frame_sec = self.teacher_model().frame_classes(subset)
-            frame_sec = self.mel.hop_length / self.mel.sample_rate
+            classes, self._teacher_frame_sec = self.teacher_model().frame_classes(subset)
             for index, item_classes in zip(missing, classes, strict=True):
-                count = int(frames[index])
-                if not len(item_classes):  # the teacher found no path: nothing to learn from this item
-                    self._teacher_targets[batch["id"][index]] = torch.full((count,), -100)
-                    continue
-                # The ratio first (2.0 exactly for 10 ms against 5 ms), so that centres on a teacher frame
-                # boundary do not round down by a floating-point hair.
-                ratio = frame_sec / teacher_frame_sec
-                centres = ((torch.arange(count, dtype=torch.float64) + 0.5) * ratio + 1e-9).long()
-                self._teacher_targets[batch["id"][index]] = item_classes[centres.clamp(max=len(item_classes) - 1)]
+                self._teacher_classes[batch["id"][index]] = item_classes
+        # The ratio first (2.0 exactly for 10 ms against 5 ms at speed 1), so that centres on a teacher
+        # frame boundary do not round down by a floating-point hair.
+        ratio = self.mel.hop_length / self.mel.sample_rate * speed / self._teacher_frame_sec
         targets = torch.full((len(frames), num_frames), -100, dtype=torch.long)
         for index, key in enumerate(batch["id"]):
-            item = self._teacher_targets[key]
-            targets[index, : len(item)] = item[:num_frames]
+            item_classes = self._teacher_classes[key]
+            if not len(item_classes):  # the teacher found no path: nothing to learn from this item
+                continue
+            count = min(int(frames[index]), num_frames)
+            centres = ((torch.arange(count, dtype=torch.float64) + 0.5) * ratio + 1e-9).long()
+            targets[index, :count] = item_classes[centres.clamp(max=len(item_classes) - 1)]
         return targets.to(self.device)
-
-    def _teacher_loss(self, log_probs: torch.Tensor, frames: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        targets = self._teacher_frame_targets(batch, frames, log_probs.shape[1])
-        return F.nll_loss(log_probs.float().transpose(1, 2), targets, ignore_index=-100)
 
     def _ctc_loss(self, log_probs: torch.Tensor, frames: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """CTC on [pause] phones [pause]: recordings start and end in silence, and learning the pause
@@ -173,11 +183,30 @@ class CTCAlignerLitModule(PackageableModule):
                               batch["word_phone_counts_lengths"])
         return full_sum_loss(log_probs.float(), frames, states)
 
+    def _speed_perturbed(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], float]:
+        """The batch played at a factor drawn from `speed_factors` (the same batch at 1.0)."""
+        factors = self.hparams.speed_factors
+        if not factors:
+            return batch, 1.0
+        speed = float(factors[int(torch.randint(len(factors), ()))])
+        if speed == 1.0:
+            return batch, speed
+        # Read at speed * rate and written at rate: `speed` times shorter, pitch and formants raised as much.
+        rate = self.mel.sample_rate
+        audio = AF.resample(batch["audio"], int(rate * speed), rate)
+        lengths = torch.clamp(torch.round(batch["audio_lengths"] / speed).long(), max=audio.shape[-1])
+        return {**batch, "audio": audio, "audio_lengths": lengths}, speed
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        log_probs, frames = self._log_probs(batch)
+        played, speed = self._speed_perturbed(batch)
+        log_probs, frames = self._log_probs(played)
         phase = self.phase
-        loss = {"ctc": self._ctc_loss, "teacher": self._teacher_loss, "phone_loop": self._phone_loop_loss}[phase](
-            log_probs, frames, batch)
+        if phase == "teacher":
+            # The teacher aligns the original audio; its targets are stretched to the played frames.
+            targets = self._teacher_frame_targets(batch, frames, log_probs.shape[1], speed)
+            loss = F.nll_loss(log_probs.float().transpose(1, 2), targets, ignore_index=-100)
+        else:
+            loss = {"ctc": self._ctc_loss, "phone_loop": self._phone_loop_loss}[phase](log_probs, frames, batch)
         self.log(f"train/{phase}", loss, prog_bar=True, batch_size=len(frames))
         return loss
 
