@@ -108,7 +108,8 @@ def boundary_shifts_sec(value: float | Mapping[str, float]) -> dict[str, float]:
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(BOUNDARY_KINDS))
         if unknown:
-            raise ValueError(f"boundary shifts for unknown boundary kinds {unknown}; the kinds are {list(BOUNDARY_KINDS)}")
+            raise ValueError(f"boundary shifts for unknown boundary kinds {unknown}; "
+                             f"the kinds are {list(BOUNDARY_KINDS)}")
         return {kind: float(value.get(kind, 0.0)) for kind in BOUNDARY_KINDS}
     return dict.fromkeys(BOUNDARY_KINDS, float(value))
 
