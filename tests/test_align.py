@@ -367,6 +367,12 @@ def test_shifted_boundaries_keep_the_ends_and_every_phone() -> None:
     squeezed = shift_boundaries(phones, {"out_of_pause": 1.0, "phones": -1.0})
     assert squeezed[1].end - squeezed[1].start == pytest.approx(0.01)
     assert all(p.end > p.start for p in squeezed)
+    from sonicsynth.models.aligner.inference import boundary_shifts_sec
+
+    assert boundary_shifts_sec(-0.004) == {"phones": -0.004, "into_pause": -0.004, "out_of_pause": -0.004}
+    assert boundary_shifts_sec({"into_pause": 0.01}) == {"phones": 0.0, "into_pause": 0.01, "out_of_pause": 0.0}
+    with pytest.raises(ValueError, match="unknown boundary kinds \\['vowels'\\]"):
+        boundary_shifts_sec({"vowels": 0.01})
 
 
 def test_word_matching_skips_words_only_one_side_has() -> None:
