@@ -4,6 +4,7 @@
 examples:
   python scripts/build_demo_corpus.py --out data/demo
   python scripts/build_demo_corpus.py --out data/tiny --sentences 3 --voices mbrola-us1 --max-human-per-speaker 1
+  python scripts/build_demo_corpus.py --out data/demo_dialogue --dialogue-lines -1   # + 1,500 dialogue lines
   python scripts/build_demo_corpus.py --list-voices
 """
 
@@ -34,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-human-per-speaker", type=int, default=40, help="recorded clips per human speaker (0: none; default 40)"
     )
+    parser.add_argument(
+        "--dialogue-lines",
+        type=int,
+        default=0,
+        help="lines of Fish Fillets NG's English dialogue to add (-1: all; default 0), for the GPT's text variety",
+    )
+    parser.add_argument("--voices-per-line", type=int, default=2, help="voices speaking each dialogue line (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
     parser.add_argument(
         "--list-voices", action="store_true", help="list the known voices and whether they are installed"
@@ -51,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             voices=None if args.voices is None else tuple(args.voices),
             sentences=args.sentences,
             max_human_per_speaker=args.max_human_per_speaker,
+            dialogue_lines=None if args.dialogue_lines == -1 else args.dialogue_lines,
+            voices_per_line=args.voices_per_line,
             workers=args.workers,
         )
         summary = build_demo_corpus(args.out, config)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Text-to-speech in the demo's cloned voice, after scripts/demo.sh (whose models it reuses):
-#   semantic tokens of the demo corpus from the SoVITS base (into the feature cache, resumable)
+#   [DEMO_GPT_LINES] a corpus with more text for the GPT (the demo corpus + dialogue lines)
+#   -> semantic tokens of the demo corpus from the SoVITS base (into the feature cache, resumable)
 #   -> [cached] a GPT base on everyone but the held-out speaker (experiment=gpt_base_demo)
 #   -> the GPT fine-tuned on the speaker's minute (experiment=gpt_1min_demo)
 #   -> infer.py task=tts: a new English sentence in the fine-tuned voice (prompted with a Czech
@@ -27,13 +28,28 @@ if [[ ! -f "$BASE/package/manifest.json" ]]; then
   exit 1
 fi
 
-"$PY" scripts/extract_semantic_tokens.py ckpt="$BASE/package" manifest=data/demo/manifest.jsonl progress=false
+# DEMO_GPT_LINES=<n> (-1: all, about 1,500): the GPT base also reads n lines of Fish Fillets NG's
+# English dialogue, each spoken by two of the synthetic voices (data/demo_dialogue: the demo corpus
+# plus those lines, built here, resumable). The demo corpus's 30 sentences teach a GPT too few texts
+# to read new ones; the SoVITS models stay those of demo.sh.
+GPT_CORPUS=data/demo
+if [[ -n "${DEMO_GPT_LINES:-}" ]]; then
+  GPT_CORPUS=data/demo_dialogue
+  "$PY" scripts/build_demo_corpus.py --out "$GPT_CORPUS" --dialogue-lines "$DEMO_GPT_LINES"
+  "$PY" scripts/hold_out_speaker.py "$GPT_CORPUS/manifest.jsonl" --speaker "$SPEAKER" --train-seconds 60
+  stage_done "dialogue corpus"
+fi
+# The demo corpus's tokens too: the GPT fine-tunes on the speaker's minute of it.
+for corpus in $(printf '%s\n' data/demo "$GPT_CORPUS" | sort -u); do
+  "$PY" scripts/extract_semantic_tokens.py ckpt="$BASE/package" manifest="$corpus/manifest.jsonl" progress=false
+done
 stage_done "semantic tokens"
 
 # DEMO_GPT_EPOCHS trains the GPT base for another number of epochs than the recipe's (part of its
-# hash, as DEMO_BASE_EPOCHS is of the SoVITS base's).
+# hash, as DEMO_BASE_EPOCHS is of the SoVITS base's, and as the corpus is).
 TOKENS=data.features.semantic_tokens.model="$BASE/package"
 GPT_OVERRIDES=("$TOKENS")
+[[ "$GPT_CORPUS" != data/demo ]] && GPT_OVERRIDES+=("data.manifest=\${paths.data_dir}/${GPT_CORPUS#data/}/manifest.without-$SPEAKER.jsonl")
 [[ -n "${DEMO_GPT_EPOCHS:-}" ]] && GPT_OVERRIDES+=("trainer.max_epochs=$DEMO_GPT_EPOCHS")
 GPT_BASE=data/demo_models/gpt_base-$(config_hash gpt_base_demo "${GPT_OVERRIDES[@]}")
 train_cached gpt_base_demo "$GPT_BASE" "${GPT_OVERRIDES[@]}"

@@ -92,6 +92,38 @@ def test_splits_are_per_speaker_and_deterministic() -> None:
     assert splits["c-0"] == "train"
 
 
+def test_dialogue_lines_rotate_over_the_voices_and_split_by_line(tmp_path: Path) -> None:
+    """Each dialogue line is spoken by voices_per_line voices in rotation; a line's split is the same
+    for everyone who speaks it, so no val/test line is heard in training."""
+    from sonicsynth.data.human_speech import fillets_english_lines
+
+    _require_installed()
+    voices = ("mbrola-us1", "flite-rms", "pico-en-us")
+    config = DemoCorpusConfig(voices=voices, sentences=1, max_human_per_speaker=0, dialogue_lines=11, voices_per_line=2)
+    summary = build_demo_corpus(tmp_path, config, progress=False)
+    lines = fillets_english_lines()
+    assert len(lines) > 1000 and lines == sorted(set(lines))
+    assert all(4 <= len(line.split()) <= 25 and line.isascii() for line in lines)
+    spoken = [u for u in summary.utterances if "-line" in u.id]
+    assert len(spoken) == 11 * 2
+    by_line: dict[int, list[Utterance]] = {}
+    for utterance in spoken:
+        by_line.setdefault(int(utterance.id.rsplit("-line", 1)[1]), []).append(utterance)
+    for index, utterances in by_line.items():
+        assert {u.text for u in utterances} == {lines[index]}
+        assert len({u.speaker for u in utterances}) == 2
+        assert {u.split for u in utterances} == {{0: "val", 1: "test"}.get(index % 10, "train")}
+    # Line 0 by voices 0 and 1, line 1 by voices 2 and 0, ...: the voices share the lines evenly.
+    assert sorted(u.speaker for u in by_line[1]) == ["mbrola-us1", "pico-en-us"]
+    counts = [sum(u.speaker == voice for u in spoken) for voice in voices]
+    assert max(counts) - min(counts) <= 1
+    # The sentences' own per-speaker splits are untouched by the lines.
+    assert {u.split for u in summary.utterances if "-line" not in u.id} == {"train"}
+    assert "Dialogue lines" in (tmp_path / "README").read_text()
+    with pytest.raises(ValueError, match="dialogue has"):
+        build_demo_corpus(tmp_path / "too_many", replace(config, dialogue_lines=len(lines) + 1), progress=False)
+
+
 def test_two_builds_are_byte_identical(corpus: Path, tmp_path: Path) -> None:
     build_demo_corpus(tmp_path, CONFIG, progress=False)
     assert _corpus_files(tmp_path) == _corpus_files(corpus)

@@ -3,20 +3,23 @@
 Contents: `SENTENCES` (30 phonetically varied English sentences) spoken by every installed synthetic
 voice of `tts_engines.ALL_VOICES` (most with ground-truth phone timings), a deterministic subset of
 the Czech voice acting from Fish Fillets NG and the LibriVox clips of pocketsphinx-testdata
-(`human_speech`). Layout of the output directory::
+(`human_speech`). Optionally (`dialogue_lines`), lines of the game's English dialogue, each spoken by
+`voices_per_line` of the voices in rotation: text variety for models that learn to read (the
+semantic GPT), which 30 sentences cannot give. Layout of the output directory::
 
     <out>/manifest.jsonl                      one utterance per line (see `sonicsynth.data.manifest`)
     <out>/README                              what is inside, where it came from, licences
     <out>/wavs/<speaker>/<id>.wav             mono 16-bit PCM at the source's native rate
     <out>/alignments/<speaker>/<id>.json      phone timings, for voices that give them
 
-Ids: `<voice>-<sentence index:03d>` for synthetic speech (speaker = voice), `fillets-<clip>` and
-`librivox-<clip>` for recordings.
+Ids: `<voice>-<sentence index:03d>` for synthetic speech (speaker = voice), `<voice>-line<line
+index:04d>` for dialogue lines, `fillets-<clip>` and `librivox-<clip>` for recordings.
 
 Splits are per speaker over the id-sorted utterances: positions 0, 10, 20, ... are "val", 1, 11, 21,
 ... are "test", the rest "train" (speakers with fewer than 3 utterances are all "train"). For
 synthetic voices the same sentences land in val/test for every voice, so no val/test text is ever
-heard in training.
+heard in training. Dialogue lines are split by line index the same way (0, 10, 20, ... val), whoever
+speaks them.
 
 Builds are deterministic (every engine and decoder is; manifest lines are sorted by id) and
 resumable: an utterance whose wav (and alignment, if its voice gives one) exists is not made again,
@@ -41,6 +44,7 @@ from sonicsynth.data.human_speech import (
     HumanClip,
     convert_to_wav,
     fillets_czech_clips,
+    fillets_english_lines,
     fillets_installed,
     librivox_clips,
     librivox_installed,
@@ -94,6 +98,8 @@ class DemoCorpusConfig:
     voices: tuple[str, ...] | None = None  # voice names (e.g. "mbrola-us1"); None: every installed voice
     sentences: int = len(SENTENCES)  # the first N of SENTENCES
     max_human_per_speaker: int | None = 40  # per recorded speaker; None: all clips, 0: no recordings
+    dialogue_lines: int = 0  # the first N of human_speech.fillets_english_lines(); None: all of them
+    voices_per_line: int = 2
     workers: int = 2
 
     def __post_init__(self) -> None:
@@ -101,6 +107,10 @@ class DemoCorpusConfig:
             raise ValueError(f"sentences must be between 0 and {len(SENTENCES)}, got {self.sentences}")
         if self.max_human_per_speaker is not None and self.max_human_per_speaker < 0:
             raise ValueError(f"max_human_per_speaker must be >= 0 or None, got {self.max_human_per_speaker}")
+        if self.dialogue_lines is not None and self.dialogue_lines < 0:
+            raise ValueError(f"dialogue_lines must be >= 0 or None, got {self.dialogue_lines}")
+        if self.voices_per_line < 1:
+            raise ValueError(f"voices_per_line must be >= 1, got {self.voices_per_line}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
 
@@ -116,6 +126,7 @@ class PlannedUtterance:
     source: str
     voice: TtsVoice | None = None
     recording: Path | None = None
+    split: str | None = None  # fixed by the plan (dialogue lines); None: by position among the speaker's ids
 
     @property
     def wav_path(self) -> str:
@@ -182,6 +193,8 @@ def plan_demo_corpus(config: DemoCorpusConfig) -> tuple[list[PlannedUtterance], 
         for voice in voices
         for index in range(config.sentences)
     ]
+    if config.dialogue_lines != 0:
+        planned += _plan_dialogue_lines(voices, config)
     if config.max_human_per_speaker != 0:
         if fillets_installed():
             planned += [_from_clip(clip) for clip in fillets_czech_clips(config.max_human_per_speaker)]
@@ -192,6 +205,27 @@ def plan_demo_corpus(config: DemoCorpusConfig) -> tuple[list[PlannedUtterance], 
         else:
             notes.append("LibriVox clips left out: install Debian package pocketsphinx-testdata")
     return planned, notes
+
+
+def _plan_dialogue_lines(voices: list[TtsVoice], config: DemoCorpusConfig) -> list[PlannedUtterance]:
+    """Line i spoken by voices i*k ... i*k+k-1 (mod the voice count), k = voices_per_line: every voice
+    gets about as many lines, and each line as many different voices."""
+    if not voices:
+        return []
+    lines = fillets_english_lines()
+    if config.dialogue_lines is not None:
+        if config.dialogue_lines > len(lines):
+            raise ValueError(f"dialogue_lines: the installed dialogue has {len(lines)} lines, "
+                             f"{config.dialogue_lines} asked for")
+        lines = lines[: config.dialogue_lines]
+    per_line = min(config.voices_per_line, len(voices))
+    planned = []
+    for index, line in enumerate(lines):
+        split = {0: "val", 1: "test"}.get(index % VAL_TEST_PERIOD, "train")
+        for voice in (voices[(index * per_line + j) % len(voices)] for j in range(per_line)):
+            planned.append(PlannedUtterance(id=f"{voice.name}-line{index:04d}", text=line, speaker=voice.name,
+                                            language=voice.language, source=voice.name, voice=voice, split=split))
+    return planned
 
 
 def assign_splits(ids_by_speaker: dict[str, list[str]]) -> dict[str, str]:
@@ -316,6 +350,10 @@ def _write_readme(out_dir: Path, planned: list[PlannedUtterance], summary: Corpu
     ]
     recorded = sorted({item.source for item in planned if item.recording is not None})
     recorded_lines = [f"  {source:16} {_RECORDED_SOURCE_NOTES[source]}" for source in recorded]
+    dialogue = ""
+    if any(item.split is not None for item in planned):
+        dialogue = ("\nDialogue lines (<voice>-line<index>): English text of Fish Fillets NG's dialogue (Debian\n"
+                    "fillets-ng-data, GPL-2+), split by line index: 0, 10, 20, ... val, 1, 11, 21, ... test.")
     text = f"""\
 sonicsynth demo corpus, built by scripts/build_demo_corpus.py. Do not edit by hand; do not commit.
 
@@ -325,7 +363,7 @@ Layout
   alignments/<speaker>/<id>.json    the synthesis engine's own phone timings (ground truth)
 
 Splits: per speaker, id-sorted positions 0, 10, 20, ... are val and 1, 11, 21, ... are test.
-Synthetic voices all speak the same sentences, so val/test sentences are never heard in training.
+Synthetic voices all speak the same sentences, so val/test sentences are never heard in training.{dialogue}
 
 Contents
 {summary.contents()}
@@ -358,8 +396,9 @@ def build_demo_corpus(
 
     ids_by_speaker: dict[str, list[str]] = defaultdict(list)
     for item in planned:
-        ids_by_speaker[item.speaker].append(item.id)
-    splits = assign_splits(ids_by_speaker)
+        if item.split is None:
+            ids_by_speaker[item.speaker].append(item.id)
+    splits = {**assign_splits(ids_by_speaker), **{item.id: item.split for item in planned if item.split is not None}}
     utterances = sorted((_describe(item, out_dir, splits[item.id]) for item in planned), key=lambda u: u.id)
     summary = CorpusSummary(utterances=utterances, produced=sorted(item.id for item in pending), notes=notes)
     _write_readme(out_dir, planned, summary)

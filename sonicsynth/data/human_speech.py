@@ -5,6 +5,10 @@ Czech voice acting from Fish Fillets NG: `fillets-ng-data-cs` holds the ogg clip
 as `dialogId("<clip>", "<font>", "English gloss")` followed by `dialogStr("Czech text")`. The second
 dash-separated part of a clip name is the speaker code; `m` and `v` are the two main characters.
 
+The game's English dialogue (`script/<level>/dialogs_en.lua`, `dialogId(...)` lines only) is a source of
+text, not audio: about 1,500 distinct conversational English lines that synthetic voices can speak
+(`fillets_english_lines`), many more than the demo corpus's 30 sentences.
+
 LibriVox: `pocketsphinx-testdata` holds five clips of one male reader (Sense and Sensibility, ch. 1)
 with a Sphinx-style transcription file, `<s> words </s> (utterance-id)` per line.
 
@@ -32,6 +36,10 @@ _LUA_STRING = r'"((?:[^"\\]|\\.)*)"'
 _DIALOG = re.compile(
     rf"dialogId\(\s*{_LUA_STRING}\s*,\s*{_LUA_STRING}\s*,\s*{_LUA_STRING}\s*\)\s*dialogStr\(\s*{_LUA_STRING}\s*\)"
 )
+_DIALOG_ID = re.compile(rf"dialogId\(\s*{_LUA_STRING}\s*,\s*{_LUA_STRING}\s*,\s*{_LUA_STRING}\s*\)")
+# Typographic characters of the scripts that some synthesis engines read out or trip over.
+_TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...",
+                             "\u2013": "-", "\u2014": "-"})
 _LUA_ESCAPES = {"n": " ", "t": " ", '"': '"', "'": "'", "\\": "\\"}
 _SPHINX_TRANSCRIPT = re.compile(r"^(?:<s>)?\s*(.*?)\s*(?:</s>)?\s*\(([^()]+)\)\s*$")
 
@@ -109,6 +117,23 @@ def fillets_czech_clips(max_per_speaker: int | None) -> list[HumanClip]:
             )
         )
     return [clip for code in FILLETS_MAIN_SPEAKERS for clip in _evenly_spaced(by_speaker[code], max_per_speaker)]
+
+
+def fillets_english_lines(min_words: int = 4, max_words: int = 25) -> list[str]:
+    """The distinct English lines of the game's dialogue with `min_words` to `max_words` words, sorted.
+
+    Lines with characters other than ASCII letters, digits, spaces and common punctuation (after
+    typographic quotes and dashes become ASCII) are left out: a few name in-game objects with symbols
+    no English voice reads the same way."""
+    if not (FILLETS_ROOT / "script").is_dir():
+        raise FileNotFoundError(f"{FILLETS_ROOT / 'script'}: the English dialogue needs Debian package fillets-ng-data")
+    lines = set()
+    for script in sorted((FILLETS_ROOT / "script").glob("*/dialogs_en.lua")):
+        for match in _DIALOG_ID.finditer(script.read_text(encoding="utf-8")):
+            line = _clean(_lua_unescape(match.group(3)).translate(_TYPOGRAPHY))
+            if min_words <= len(line.split()) <= max_words and re.fullmatch(r"[A-Za-z0-9 .,;:!?'\"()-]+", line):
+                lines.add(line)
+    return sorted(lines)
 
 
 def _parse_librivox_transcription(path: Path) -> dict[str, str]:

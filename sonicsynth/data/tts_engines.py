@@ -316,7 +316,7 @@ def _flite_voices() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class FliteVoice(TtsVoice):
-    """A flite voice; `-psdur` prints "phone:end_seconds" for every segment."""
+    """A flite voice; `-psdur` prints "phone:end_seconds" for every segment, a line per utterance."""
 
     voice: str  # awb, rms, slt
 
@@ -339,10 +339,14 @@ class FliteVoice(TtsVoice):
         text_file, wav = workdir / "text.txt", workdir / "out.wav"
         text_file.write_text(text, encoding="utf-8")
         output = _run(["flite", "-voice", self.voice, "-psdur", "-f", str(text_file), "-o", str(wav)], self, text)
-        ends = []
-        for token in output.split():
-            phone, _, end = token.rpartition(":")
-            ends.append((phone, float(end)))
+        # One line per utterance (flite splits the text at sentence ends), each timed from its own start;
+        # the wav holds them back to back.
+        ends, offset = [], 0.0
+        for line in output.splitlines():
+            for token in line.split():
+                phone, _, end = token.rpartition(":")
+                ends.append((phone, offset + float(end)))
+            offset = ends[-1][1] if ends else offset
         return Rendering(wav, _spans_from_ends(ends), phone_set="flite-cmu")
 
 
