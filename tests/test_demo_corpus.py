@@ -124,6 +124,19 @@ def test_dialogue_lines_rotate_over_the_voices_and_split_by_line(tmp_path: Path)
         build_demo_corpus(tmp_path / "too_many", replace(config, dialogue_lines=len(lines) + 1), progress=False)
 
 
+def test_flite_times_every_sentence_of_a_multi_sentence_text(tmp_path: Path) -> None:
+    """flite times each sentence from its own start; the timings run on across the whole wav."""
+    voice = voice_by_name("flite-rms")
+    if not voice.is_installed():
+        pytest.skip("flite is not installed")
+    alignment = voice.synthesize("A treadmill for fish? But we only have fins.", tmp_path / "two.wav")
+    duration = sf.info(str(tmp_path / "two.wav")).duration
+    phones = alignment.phones
+    assert all(a.end == b.start and a.start < a.end for a, b in zip(phones, phones[1:]))
+    assert abs(phones[-1].end - duration) <= 0.030
+    assert sum(p.phone == "pau" for p in phones) >= 3  # each sentence starts and ends in a pause
+
+
 def test_two_builds_are_byte_identical(corpus: Path, tmp_path: Path) -> None:
     build_demo_corpus(tmp_path, CONFIG, progress=False)
     assert _corpus_files(tmp_path) == _corpus_files(corpus)
