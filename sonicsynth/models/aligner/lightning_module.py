@@ -191,7 +191,7 @@ class CTCAlignerLitModule(PackageableModule):
         speed = float(factors[int(torch.randint(len(factors), ()))])
         if speed == 1.0:
             return batch, speed
-        # Read at speed * rate and written at rate: `speed` times shorter, pitch and formants raised as much.
+        # Read at speed * rate and written at rate: `speed` times shorter, pitch and formants times `speed`.
         rate = self.mel.sample_rate
         audio = AF.resample(batch["audio"], int(rate * speed), rate)
         lengths = torch.clamp(torch.round(batch["audio_lengths"] / speed).long(), max=audio.shape[-1])
