@@ -98,7 +98,7 @@ class DemoCorpusConfig:
     voices: tuple[str, ...] | None = None  # voice names (e.g. "mbrola-us1"); None: every installed voice
     sentences: int = len(SENTENCES)  # the first N of SENTENCES
     max_human_per_speaker: int | None = 40  # per recorded speaker; None: all clips, 0: no recordings
-    dialogue_lines: int = 0  # the first N of human_speech.fillets_english_lines(); None: all of them
+    dialogue_lines: int | None = 0  # the first N of human_speech.fillets_english_lines(); None: all of them
     voices_per_line: int = 2
     workers: int = 2
 
@@ -221,11 +221,16 @@ def _plan_dialogue_lines(voices: list[TtsVoice], config: DemoCorpusConfig) -> li
     per_line = min(config.voices_per_line, len(voices))
     planned = []
     for index, line in enumerate(lines):
-        split = {0: "val", 1: "test"}.get(index % VAL_TEST_PERIOD, "train")
+        split = split_at_position(index)
         for voice in (voices[(index * per_line + j) % len(voices)] for j in range(per_line)):
             planned.append(PlannedUtterance(id=f"{voice.name}-line{index:04d}", text=line, speaker=voice.name,
                                             language=voice.language, source=voice.name, voice=voice, split=split))
     return planned
+
+
+def split_at_position(position: int) -> str:
+    """The split of the item at `position` of a sorted list: 0, 10, 20, ... val, 1, 11, 21, ... test."""
+    return {0: "val", 1: "test"}.get(position % VAL_TEST_PERIOD, "train")
 
 
 def assign_splits(ids_by_speaker: dict[str, list[str]]) -> dict[str, str]:
@@ -236,7 +241,7 @@ def assign_splits(ids_by_speaker: dict[str, list[str]]) -> dict[str, str]:
             if len(ids) < 3:
                 splits[utterance_id] = "train"
             else:
-                splits[utterance_id] = {0: "val", 1: "test"}.get(position % VAL_TEST_PERIOD, "train")
+                splits[utterance_id] = split_at_position(position)
     return splits
 
 
