@@ -87,12 +87,12 @@ def shift_boundaries(phones: list[PhoneSpan], shift_sec: float | Mapping[str, fl
 
     A boundary never moves more than a third into the phone it moves into, so every phone keeps a
     positive length whatever the shifts, even when its two boundaries move towards each other."""
-    shifts = dict(shift_sec) if isinstance(shift_sec, Mapping) else dict.fromkeys(BOUNDARY_KINDS, shift_sec)
+    shifts = boundary_shifts_sec(shift_sec)
     if not any(shifts.values()) or len(phones) < 2:
         return phones
     moved = []
     for before, after in itertools.pairwise(phones):
-        shift = shifts.get(boundary_kind(before.phone, after.phone), 0.0)
+        shift = shifts[boundary_kind(before.phone, after.phone)]
         if shift > 0:
             moved.append(min(after.start + shift, after.start + (after.end - after.start) / 3))
         else:
