@@ -83,6 +83,14 @@ def test_the_voice_demo_recipes_compose_on_ctc_content_features():
     assert content_model.data.manifest == base.data.manifest and content_model.model.ctc_epochs == 6
 
 
+def test_the_dialogue_aligner_recipe_is_the_demo_recipe_on_the_dialogue_corpus():
+    demo = compose_train(["experiment=aligner_teacher_demo", "model.teacher=hmm", "paths.output_dir=o"])
+    dialogue = compose_train(["experiment=aligner_teacher_dialogue", "model.teacher=hmm", "paths.output_dir=o"])
+    assert dialogue.data.manifest.endswith("demo_dialogue/manifest.jsonl")
+    assert dialogue.model.recognizer == demo.model.recognizer and dialogue.data.acoustic_phones_only
+    assert dialogue.model.teacher_epochs == dialogue.trainer.max_epochs == 8
+
+
 def test_the_gpt_recipes_compose_and_their_models_build():
     from omegaconf.errors import InterpolationResolutionError
 

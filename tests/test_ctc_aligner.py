@@ -116,3 +116,43 @@ def test_fine_tuning_starts_from_a_checkpoints_weights(trained_aligner, tiny_cor
     assert all(torch.equal(value, trained[name]) for name, value in model.state_dict().items())
     with pytest.raises(ConfigWeightsMismatchError, match="last.ckpt"):
         load_initial_weights(instantiate(model_config(8)), trained_aligner)
+
+
+def test_output_subframes_classify_each_frame_in_time_order():
+    import torch
+
+    from sonicsynth.models.aligner import CTCPhoneRecognizer
+
+    model = CTCPhoneRecognizer(50, conv_channels=8, dilations=(1, 2), output_subframes=2).eval()
+    mel = torch.randn(2, 80, 37)
+    log_probs = model(mel)
+    assert log_probs.shape == (2, 74, 50) and model.hidden(mel).shape == (2, 37, 8)
+    logits = model.output(model.hidden(mel))  # (batch, frame, sub-frame 0's classes + sub-frame 1's)
+    assert torch.allclose(log_probs[:, 0::2], logits[..., :50].log_softmax(-1), atol=1e-6)
+    assert torch.allclose(log_probs[:, 1::2], logits[..., 50:].log_softmax(-1), atol=1e-6)
+    with pytest.raises(ValueError, match="output_subframes"):
+        CTCPhoneRecognizer(50, output_subframes=0)
+
+
+def test_a_recogniser_with_5ms_subframes_aligns_on_5ms_frames(tiny_corpus):
+    """A phone-loop package whose recogniser has two output sub-frames per 10 ms mel frame aligns on
+    5 ms frames, and its minimum phone length (30 ms) is 6 of them. Random weights: any path will do."""
+    import torch
+
+    from sonicsynth.models.aligner import CTCPhoneRecognizer
+    from sonicsynth.models.aligner.inference import CTCAligner
+    from sonicsynth.text import SYMBOLS, TextFrontend
+
+    torch.manual_seed(0)
+    recognizer = {"_target_": "sonicsynth.models.aligner.CTCPhoneRecognizer", "num_classes": len(SYMBOLS),
+                  "conv_channels": 16, "dilations": [1, 2], "output_subframes": 2}
+    weights = CTCPhoneRecognizer(**{k: v for k, v in recognizer.items() if k != "_target_"}).state_dict()
+    mel = {"sample_rate": 16000, "n_fft": 512, "hop_length": 160, "win_length": 400}
+    config = {"recognizer": recognizer, "mel": mel, "symbols": list(SYMBOLS), "decoding": "phone_loop"}
+    aligner = CTCAligner(config, weights, TextFrontend(), min_silence_sec=0.0)
+    assert aligner.frame_sec == pytest.approx(0.005) and aligner.min_phone_frames == 6
+    utterance = next(u for u in read_manifest(tiny_corpus) if u.language == "en")
+    phones = aligner.align(utterance.audio_file(tiny_corpus.parent), utterance.text).phones
+    for phone in phones[:-1]:  # the last one ends with the audio
+        assert phone.end / 0.005 == pytest.approx(round(phone.end / 0.005), abs=1e-6)
+        assert phone.phone == "sil" or phone.end - phone.start >= 0.03 - 1e-9  # pauses have no minimum

@@ -152,6 +152,15 @@ def test_hmm_teaches_the_ctc_recogniser_its_frames(trained_hmm, tiny_corpus, tin
         phones = batch["phones"][i, : batch["phones_lengths"][i]]
         assert set(targets[i, :count].tolist()) <= {*phones.tolist(), PAUSE_CLASS}
 
+    # With two output sub-frames per 10 ms frame the targets are the teacher's 5 ms frames, one to one.
+    fine = CTCAlignerLitModule({**student.hparams.recognizer, "output_subframes": 2}, student.hparams.mel,
+                               teacher=str(trained_hmm), ctc_epochs=0, teacher_epochs=1)
+    assert fine.output_frame_sec == pytest.approx(teacher_frame_sec)
+    fine_targets = fine._teacher_frame_targets(batch, 2 * frames, 2 * int(frames.max()))
+    for i, item_classes in enumerate(classes):
+        count = min(2 * int(frames[i]), len(item_classes))
+        assert torch.equal(fine_targets[i, :count], item_classes[:count])
+
     # Speed perturbation: the audio played 1.1 times faster is 1.1 times shorter, and the frame centred
     # at t in it takes the teacher's class at 1.1 t in the original.
     torch.manual_seed(0)

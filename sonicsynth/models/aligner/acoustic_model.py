@@ -12,6 +12,12 @@ the utterance's frames: removes most of the channel and speaker colouring a smal
 teach the model to ignore) and, in training only, SpecAugment-style masking of random mel bands and
 time spans (filled with the normalised mean, 0).
 
+Output frames: `output_subframes` (default 1) classifies that many equal sub-frames of each 10 ms
+input frame, so `forward` returns `output_subframes` times as many frames as its input has: with 2,
+the 5 ms frames of the HMM aligner, whose Viterbi paths can then be learnt frame for frame (mel
+frames of 5 ms instead halve the encoder's context in time and did worse). `hidden()` stays at the
+input's rate.
+
 Encoders: `"conv"`, residual blocks of dilated convolutions (receptive field 1 + (k-1) * sum of the
 dilations frames, 0.6 s by default), fast to train on a CPU; `"lstm"`, a bidirectional LSTM (whole-
 utterance context, sequential, so about 10x slower per step on a CPU and best trained on a GPU).
@@ -52,8 +58,12 @@ class CTCPhoneRecognizer(nn.Module):
         freq_mask: int = 0,
         time_mask: int = 0,
         masks_per_axis: int = 2,
+        output_subframes: int = 1,
     ) -> None:
         super().__init__()
+        if output_subframes < 1:
+            raise ValueError(f"output_subframes must be at least 1, got {output_subframes}")
+        self.num_classes, self.output_subframes = num_classes, output_subframes
         self.normalize_input = normalize_input
         self.freq_mask, self.time_mask, self.masks_per_axis = freq_mask, time_mask, masks_per_axis
         layers: list[nn.Module] = []
@@ -77,7 +87,7 @@ class CTCPhoneRecognizer(nn.Module):
             self.hidden_size = 2 * lstm_hidden
         else:
             raise ValueError(f"encoder must be 'conv' or 'lstm', got {encoder!r}")
-        self.output = nn.Linear(self.hidden_size, num_classes)
+        self.output = nn.Linear(self.hidden_size, num_classes * output_subframes)
 
     def _prepare(self, mel: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if self.normalize_input:
@@ -110,5 +120,8 @@ class CTCPhoneRecognizer(nn.Module):
         return self.encoder(x)[0]
 
     def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Log-probabilities (batch, frames, num_classes); index 0 is the blank."""
-        return self.output(self.hidden(mel, lengths)).log_softmax(dim=-1)
+        """Log-probabilities (batch, frames * output_subframes, num_classes); index 0 is the blank."""
+        logits = self.output(self.hidden(mel, lengths))
+        # Each frame's outputs are its sub-frames' logits one after the other, in time order.
+        logits = logits.reshape(logits.shape[0], -1, self.num_classes)
+        return logits.log_softmax(dim=-1)

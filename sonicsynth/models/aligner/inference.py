@@ -10,9 +10,9 @@ phone, scored by the Gaussian mixtures. Pauses shorter than `min_silence_sec` go
 (`decoding` in its package config, see `lightning_module`):
 
 - "phone_loop": Viterbi over the phone loop of `phone_loop` (every frame is a phone or a pause
-  between words), each phone lasting at least `min_phone_frames` frames (3: 30 ms at 10 ms frames,
-  the floor the HMM aligner's three states set; it keeps one uncertain frame from becoming a phone,
-  which lifted held-out boundaries within 20 ms from 74.7% to 76.8% for the HMM-taught recogniser).
+  between words), each phone lasting at least `min_phone_sec` (30 ms: 3 frames of 10 ms, the floor
+  the HMM aligner's three states set; it keeps one uncertain frame from becoming a phone, which
+  lifted held-out boundaries within 20 ms from 74.7% to 76.8% for the HMM-taught recogniser).
   Pauses shorter than `min_silence_sec` go to the phone before them.
 - "ctc": `torchaudio.functional.forced_align`. CTC is "peaky", so blanks fill the frames between
   spans; a phone owns the frames from its span's start to the next phone's start, and a run of
@@ -266,17 +266,15 @@ class CTCAligner(TranscriptAligner):
     family_module = CTCAlignerLitModule
 
     def __init__(self, config: dict[str, Any], state_dict: dict[str, torch.Tensor], frontend, language: str = "en",
-                 min_silence_sec: float = 0.06, min_phone_frames: int = 3,
+                 min_silence_sec: float = 0.06, min_phone_sec: float = 0.03,
                  boundary_shift_sec: float | Mapping[str, float] | None = None, origin: str | Path = "") -> None:
         super().__init__(config, frontend, language, min_silence_sec, boundary_shift_sec, origin)
-        if min_phone_frames < 1:
-            raise ValueError(f"min_phone_frames must be at least 1, got {min_phone_frames}")
-        self.min_phone_frames = min_phone_frames
         self.recognizer = instantiate(config["recognizer"], _convert_="all")
         check_state_dict_matches(self.recognizer, state_dict, origin)
         self.recognizer.load_state_dict(state_dict)
         self.recognizer.eval()
         self.mel = MelSpectrogram(**config["mel"])
+        self.min_phone_frames = max(1, round(min_phone_sec / self.frame_sec))
         self.decoding = config.get("decoding", "ctc")
         if self.decoding not in ("ctc", "phone_loop"):
             raise ValueError(f"{origin}: unknown decoding {self.decoding!r} (expected 'ctc' or 'phone_loop')")
@@ -291,7 +289,8 @@ class CTCAligner(TranscriptAligner):
 
     @property
     def frame_sec(self) -> float:
-        return self.mel.hop_length / self.mel.sample_rate
+        """The recogniser's output frame: a mel frame, or a sub-frame of one."""
+        return self.mel.hop_length / self.mel.sample_rate / self.recognizer.output_subframes
 
     @torch.inference_mode()
     def log_probs(self, samples: torch.Tensor) -> torch.Tensor:

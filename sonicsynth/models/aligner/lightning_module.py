@@ -116,10 +116,16 @@ class CTCAlignerLitModule(PackageableModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, phase_one_cycle(phases))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
+    @property
+    def output_frame_sec(self) -> float:
+        """The duration of one of the recogniser's output frames (a mel frame over its sub-frames)."""
+        return self.mel.hop_length / self.mel.sample_rate / self.recognizer.output_subframes
+
     def _log_probs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities per output frame, and each item's number of output frames."""
         mel = self.mel(batch["audio"])
         frames = torch.clamp(batch["audio_lengths"] // self.mel.hop_length, max=mel.shape[-1])
-        return self.recognizer(mel, frames), frames
+        return self.recognizer(mel, frames), frames * self.recognizer.output_subframes
 
     @property
     def phase(self) -> str:
@@ -143,10 +149,11 @@ class CTCAlignerLitModule(PackageableModule):
 
     def _teacher_frame_targets(self, batch: dict[str, torch.Tensor], frames: torch.Tensor, num_frames: int,
                                speed: float = 1.0) -> torch.Tensor:
-        """(batch, frames) class of each recogniser frame on the teacher's path (-100 where it has none):
-        the teacher's class at the frame's centre (the teacher's frames are shorter: 5 ms against 10).
-        `batch` holds the original audio; `frames` counts the recogniser's frames of the audio played at
-        `speed`, whose frame centre t lies at t * speed in the original."""
+        """(batch, frames) class of each recogniser output frame on the teacher's path (-100 where it has
+        none): the teacher's class at the frame's centre (the teacher's frames are 5 ms: two to each
+        10 ms frame, one to each sub-frame with `output_subframes=2`). `batch` holds the original audio;
+        `frames` counts the recogniser's output frames of the audio played at `speed`, whose frame
+        centre t lies at t * speed in the original."""
         missing = [i for i, key in enumerate(batch["id"]) if key not in self._teacher_classes]
         if missing:
             subset = {"audio": batch["audio"][missing], "audio_lengths": batch["audio_lengths"][missing]}
@@ -157,7 +164,7 @@ class CTCAlignerLitModule(PackageableModule):
                 self._teacher_classes[batch["id"][index]] = item_classes
         # The ratio first (2.0 exactly for 10 ms against 5 ms at speed 1), so that centres on a teacher
         # frame boundary do not round down by a floating-point hair.
-        ratio = self.mel.hop_length / self.mel.sample_rate * speed / self._teacher_frame_sec
+        ratio = self.output_frame_sec * speed / self._teacher_frame_sec
         targets = torch.full((len(frames), num_frames), -100, dtype=torch.long)
         for index, key in enumerate(batch["id"]):
             item_classes = self._teacher_classes[key]
