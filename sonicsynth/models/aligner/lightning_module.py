@@ -18,7 +18,8 @@ boundaries within 20 ms (eval/bench_alignment.py; 79.5% with the calibrated shif
 `sonicsynth.align.calibration`), short of the teacher's 80% (82% calibrated): the network overfits
 the 44 minutes of training speech (60% frame agreement with the teacher on validation against about
 90% on training). Taught on 2.8 hours (`experiment=aligner_teacher_dialogue`: the same voices
-reading 1,526 more lines) it places 79.9% raw and 82.2% calibrated, as many as its teacher.
+reading 1,526 more lines) it places 78.8-79.9% raw and 81.3-82.2% calibrated (two seeds), about as
+many as its teacher.
 `ctc_epochs` may be 0 in this recipe.
 
 **Speed perturbation** (`speed_factors`, training only), Kaldi's recipe against overfitting a small
