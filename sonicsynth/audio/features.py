@@ -81,6 +81,11 @@ class MelSpectrogram(nn.Module):
         basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
         self.register_buffer("mel_basis", torch.from_numpy(basis).float(), persistent=False)
 
+    @property
+    def frame_sec(self) -> float:
+        """The hop between frames in seconds."""
+        return self.hop_length / self.sample_rate
+
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         return self.from_magnitude(self.stft(wav))
 

@@ -90,6 +90,10 @@ class CTCPhoneRecognizer(nn.Module):
             raise ValueError(f"encoder must be 'conv' or 'lstm', got {encoder!r}")
         self.output = nn.Linear(self.hidden_size, num_classes * output_subframes)
 
+    def output_frame_sec(self, mel_frame_sec: float) -> float:
+        """The duration of one output frame, for mel frames `mel_frame_sec` apart."""
+        return mel_frame_sec / self.output_subframes
+
     def _prepare(self, mel: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if self.normalize_input:
             if lengths is None:

@@ -290,7 +290,7 @@ class CTCAligner(TranscriptAligner):
     @property
     def frame_sec(self) -> float:
         """The recogniser's output frame: a mel frame, or a sub-frame of one."""
-        return self.mel.hop_length / self.mel.sample_rate / self.recognizer.output_subframes
+        return self.recognizer.output_frame_sec(self.mel.frame_sec)
 
     @torch.inference_mode()
     def log_probs(self, samples: torch.Tensor) -> torch.Tensor:

@@ -19,8 +19,7 @@ boundaries within 20 ms (eval/bench_alignment.py; 79.5% with the calibrated shif
 the 44 minutes of training speech (60% frame agreement with the teacher on validation against about
 90% on training). Taught on 2.8 hours (`experiment=aligner_teacher_dialogue`: the same voices
 reading 1,526 more lines) it places 78.8-79.9% raw and 81.3-82.2% calibrated (two seeds), about as
-many as its teacher.
-`ctc_epochs` may be 0 in this recipe.
+many as its teacher. `ctc_epochs` may be 0 in this recipe.
 
 **Speed perturbation** (`speed_factors`, training only), Kaldi's recipe against overfitting a small
 corpus: each training batch is played at a factor drawn from the list (0.9: 10% slower and lower),
@@ -121,8 +120,7 @@ class CTCAlignerLitModule(PackageableModule):
 
     @property
     def output_frame_sec(self) -> float:
-        """The duration of one of the recogniser's output frames (a mel frame over its sub-frames)."""
-        return self.mel.hop_length / self.mel.sample_rate / self.recognizer.output_subframes
+        return self.recognizer.output_frame_sec(self.mel.frame_sec)
 
     def _log_probs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities per output frame, and each item's number of output frames."""
@@ -165,8 +163,8 @@ class CTCAlignerLitModule(PackageableModule):
             classes, self._teacher_frame_sec = self.teacher_model().frame_classes(subset)
             for index, item_classes in zip(missing, classes, strict=True):
                 self._teacher_classes[batch["id"][index]] = item_classes
-        # The ratio first (2.0 exactly for 10 ms against 5 ms at speed 1), so that centres on a teacher
-        # frame boundary do not round down by a floating-point hair.
+        # The ratio first (2.0 exactly for 10 ms output frames against 5 ms at speed 1), so that centres
+        # on a teacher frame boundary do not round down by a floating-point hair.
         ratio = self.output_frame_sec * speed / self._teacher_frame_sec
         targets = torch.full((len(frames), num_frames), -100, dtype=torch.long)
         for index, key in enumerate(batch["id"]):
