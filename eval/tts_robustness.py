@@ -45,6 +45,15 @@ SENTENCES: tuple[str, ...] = (
     "When the music stopped, everyone turned towards the door, waiting for someone to speak first.",
     "Please check the numbers twice before you send the letter.",
 )
+
+
+def read_sentences(path: Path | None) -> list[str]:
+    """The sentences of a text file, one a line (blank lines skipped); None: the fixed set."""
+    if path is None:
+        return list(SENTENCES)
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
 METRICS = ("cer", "wer", "speaker_similarity", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "stopped_at_eos",
            "seconds", "real_time_factor")
 
@@ -132,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--top-k", type=int, default=15)
     args = parser.parse_args(argv)
-    sentences = list(SENTENCES)
-    if args.sentences is not None:
-        sentences = [line.strip() for line in args.sentences.read_text().splitlines() if line.strip()]
-    return run_report_command(args.out, lambda: build_report(args, sentences))
+    return run_report_command(args.out, lambda: build_report(args, read_sentences(args.sentences)))
 
 
 if __name__ == "__main__":

@@ -235,3 +235,23 @@ def test_the_robustness_report_scores_every_sentence(gpt_package, sovits_package
     assert report["summary"]["tts"]["cer"]["count"] == 2
     assert report_script.main(["--gpt", str(tmp_path / "none"), "--sovits", str(sovits_package), "--ref-audio",
                                str(reference["path"]), "--out", str(tmp_path / "bad")]) == 1
+
+
+def test_the_speed_benchmark_times_every_stage_of_every_sentence(gpt_package, sovits_package, reference, tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_tts", ROOT / "eval" / "bench_tts.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("Hello there.\nThank you.\n")
+    out = tmp_path / "bench.json"
+    report = bench.main(["--gpt", str(gpt_package), "--sovits", str(sovits_package), "--ref-audio",
+                         str(reference["path"]), "--ref-text", reference["text"], "--sentences", str(sentences),
+                         "--runs", "2", "--out", str(out)])
+    assert json.loads(out.read_text()) == report
+    assert report["settings"]["sentences"] == 2 and report["speech_seconds"] > 0
+    stages = report["stage_seconds"]
+    assert all(seconds > 0 for seconds in stages.values())
+    assert report["real_time_factor"] == pytest.approx(sum(stages.values()) / report["speech_seconds"])
+    assert sum(report["stage_share"].values()) == pytest.approx(1.0)
+    assert report["gpt_tokens_per_second"] > 0 and 0 <= report["stopped_at_eos"] <= 1
+    assert 0 < report["first_audio_sec"] <= sum(stages.values())
