@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -33,7 +32,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from sonicsynth.models.gpt import SamplingSettings, SemanticGPT, decode  # noqa: E402
 from sonicsynth.utils.atomic import atomic_write  # noqa: E402
-from sonicsynth.utils.machine import cpu_model  # noqa: E402
+from sonicsynth.utils.machine import torch_machine  # noqa: E402
 
 NETWORKS = {"v2": ROOT / "configs" / "model" / "gpt_net" / "v2.yaml",
             "tiny": ROOT / "configs" / "model" / "gpt_net" / "tiny.yaml"}
@@ -105,13 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "benchmark": "gpt_decoding",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "machine": torch_machine(device),
         "settings": {
             "network": args.network,
             "parameters": sum(p.numel() for p in model.parameters()),

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -38,8 +37,8 @@ import torch  # noqa: E402
 from sonicsynth.models.gpt.decoding import SamplingSettings  # noqa: E402
 from sonicsynth.pipelines.tts import TextToSpeech  # noqa: E402
 from sonicsynth.utils.atomic import atomic_write  # noqa: E402
-from sonicsynth.utils.machine import cpu_model  # noqa: E402
-from tts_robustness import read_sentences  # noqa: E402
+from sonicsynth.utils.machine import torch_machine  # noqa: E402
+from tts_robustness import add_speaking_arguments, read_sentences  # noqa: E402
 
 
 def speak_timed(speaker: TextToSpeech, text: str, reference, seed: int) -> dict:
@@ -61,19 +60,12 @@ def speak_timed(speaker: TextToSpeech, text: str, reference, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gpt", required=True, type=Path, help="GPT package, training .ckpt or published s1 file")
-    parser.add_argument("--sovits", required=True, type=Path, help="the SoVITS model the GPT was trained with")
-    parser.add_argument("--ref-audio", required=True, type=Path, help="3-10 s clip of the voice")
-    parser.add_argument("--ref-text", default=None, help="its transcript (omit: reference-free)")
-    parser.add_argument("--ref-lang", default="en", help="its language (default en)")
-    parser.add_argument("--sentences", type=Path, default=None, help="a text file, one sentence a line (default: the fixed set)")
+    add_speaking_arguments(parser)
     parser.add_argument("--content-model", default=None,
                         help="the content model's package on this machine, for ctc_content SoVITS models (infer.py's content.model)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--runs", type=int, default=1, help="passes over the sentences")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--top-k", type=int, default=15)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.threads:
@@ -99,14 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "benchmark": "tts",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
-            "cpu": cpu_model(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "machine": torch_machine(device),
         "models": {"gpt": str(args.gpt), "sovits": str(args.sovits),
                    "gpt_parameters": sum(p.numel() for p in speaker.gpt.parameters()),
                    "sovits_parameters": sum(p.numel() for p in speaker.sovits.generator.parameters())},

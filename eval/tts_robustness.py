@@ -47,6 +47,19 @@ SENTENCES: tuple[str, ...] = (
 )
 
 
+def add_speaking_arguments(parser: argparse.ArgumentParser) -> None:
+    """What this report and eval/bench_tts.py both take: the GPT + SoVITS pair, the reference clip
+    (with its transcript, or none for reference-free speech), the sentences, seed and top-k."""
+    parser.add_argument("--gpt", required=True, type=Path, help="GPT package, training .ckpt or published s1 file")
+    parser.add_argument("--sovits", required=True, type=Path, help="the SoVITS model the GPT was trained with")
+    parser.add_argument("--ref-audio", required=True, type=Path, help="3-10 s clip of the voice")
+    parser.add_argument("--ref-text", default=None, help="its transcript (omit: reference-free)")
+    parser.add_argument("--ref-lang", default="en", help="its language (default en)")
+    parser.add_argument("--sentences", type=Path, default=None, help="a text file, one sentence a line (default: the fixed set)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--top-k", type=int, default=15)
+
+
 def read_sentences(path: Path | None) -> list[str]:
     """The sentences of a text file, one a line (blank lines skipped); None: the fixed set."""
     if path is None:
@@ -95,7 +108,7 @@ def build_report(args: argparse.Namespace, sentences: list[str]) -> dict:
     reference_embedding = similarity.embed(reference_samples, rate, name=str(args.ref_audio))
     rows = [{"id": "reference", "text": args.ref_text,
              **score(reference_samples, rate, None, reference_embedding, similarity, recognizer)}]
-    prompt = speaker.prepare_reference(args.ref_audio, args.ref_text, args.ref_lang or "en")
+    prompt = speaker.prepare_reference(args.ref_audio, args.ref_text, args.ref_lang)
     for index, text in enumerate(tqdm(sentences, desc="sentences")):
         start = time.perf_counter()
         pieces = list(speaker.stream(text, "en", prompt, seed=args.seed))
@@ -131,15 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     from sonicsynth.metrics.report import run_report_command
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gpt", required=True, type=Path, help="GPT package, training .ckpt or published s1 file")
-    parser.add_argument("--sovits", required=True, type=Path, help="the SoVITS model the GPT was trained with")
-    parser.add_argument("--ref-audio", required=True, type=Path, help="3-10 s clip of the voice")
-    parser.add_argument("--ref-text", default=None, help="its transcript (omit: reference-free)")
-    parser.add_argument("--ref-lang", default=None, help="its language (default en)")
-    parser.add_argument("--sentences", type=Path, default=None, help="a text file, one sentence a line (default: the fixed set)")
+    add_speaking_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--top-k", type=int, default=15)
     args = parser.parse_args(argv)
     return run_report_command(args.out, lambda: build_report(args, read_sentences(args.sentences)))
 

@@ -215,10 +215,16 @@ def test_text_is_cut_at_sentences_then_clauses():
     assert split_for_synthesis("  \n ") == []
 
 
+def eval_script(name: str):
+    """One of the eval/ scripts, imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_robustness_report_scores_every_sentence(gpt_package, sovits_package, reference, tmp_path):
-    spec = importlib.util.spec_from_file_location("tts_robustness", ROOT / "eval" / "tts_robustness.py")
-    report_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report_script)
+    report_script = eval_script("tts_robustness")
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("Hello there.\n\nThank you.\n")
     out = tmp_path / "report"
@@ -238,9 +244,7 @@ def test_the_robustness_report_scores_every_sentence(gpt_package, sovits_package
 
 
 def test_the_speed_benchmark_times_every_stage_of_every_sentence(gpt_package, sovits_package, reference, tmp_path):
-    spec = importlib.util.spec_from_file_location("bench_tts", ROOT / "eval" / "bench_tts.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = eval_script("bench_tts")
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("Hello there.\nThank you.\n")
     out = tmp_path / "bench.json"
