@@ -7,9 +7,12 @@ A GPT on top of a SoVITS model can be no more intelligible than this: the tokens
 recording's own, so what is lost is lost by the tokens' quantisation, the prior and the decoder. The
 recordings are scored too ("recording" row), because pocketsphinx is weak on synthetic voices: read
 a model's CER against the recordings' CER on the same sentences, not as an absolute number.
+--posterior adds a "<model>/posterior" row: each clip rebuilt from its own posterior mean (no tokens,
+no prior), what the decoder alone makes of a perfect latent, to tell the decoder's losses from the
+tokens' and the prior's.
 
 examples:
-  python eval/resynthesis_intelligibility.py --model base=<SoVITS package> \\
+  python eval/resynthesis_intelligibility.py --model base=<SoVITS package> [--posterior] \\
       --manifest data/demo/manifest.without-fillets-v.jsonl --out logs/intelligibility
 """
 
@@ -41,7 +44,7 @@ def choose_utterances(utterances: list, split: str, limit: int) -> list:
 
 
 def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, limit: int, out_dir: Path,
-                 seed: int) -> dict:
+                 seed: int, posterior: bool = False) -> dict:
     from tqdm import tqdm
 
     from sonicsynth.audio import load_audio, save_audio
@@ -60,19 +63,25 @@ def build_report(models: list[tuple[str, Path]], manifest: Path, split: str, lim
     for u in chosen:
         samples = load_audio(u.audio_file(manifest.parent), rate).samples
         rows.append({"model": "recording", "id": u.id, "text": u.text, **intelligibility_or_missed(samples, rate, u.text, recognizer, name=u.id)})
-    sources = {}
+    sources, names = {}, ["recording"]
+
+    def score(name: str, u, audio, sample_rate: int) -> None:
+        out = save_audio(out_dir / name / f"{u.id}.wav", audio, sample_rate)
+        samples = load_audio(out, rate).samples
+        rows.append({"model": name, "id": u.id, "text": u.text,
+                     **intelligibility_or_missed(samples, rate, u.text, recognizer, name=f"{name}/{u.id}")})
+
     for name, path in models:
         resynthesizer = SoVITSResynthesizer.load(path)
         sources[name] = {"path": str(path), **resynthesizer.source}
+        names += [name, f"{name}/posterior"] if posterior else [name]
         for u in tqdm(chosen, desc=name):
             audio_path = u.audio_file(manifest.parent)
             result = resynthesizer.resynthesize(audio_path, u.text, u.language, audio_path, seed=seed)
-            out = save_audio(out_dir / name / f"{u.id}.wav", result.audio, result.sample_rate)
-            samples = load_audio(out, rate).samples
-            rows.append({"model": name, "id": u.id, "text": u.text,
-                         **intelligibility_or_missed(samples, rate, u.text, recognizer, name=f"{name}/{u.id}")})
+            score(name, u, result.audio, result.sample_rate)
+            if posterior:
+                score(f"{name}/posterior", u, resynthesizer.reconstruct(audio_path), resynthesizer.sample_rate)
 
-    names = ["recording", *[n for n, _ in models]]
     summary = {name: summarize([r for r in rows if r["model"] == name], METRICS) for name in names}
     report = {"manifest": str(manifest), "split": split, "utterances": [u.id for u in chosen],
               "speakers": sorted({u.speaker for u in chosen}), "seed": seed, "models": sources,
@@ -100,9 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=12, help="at most this many utterances (default 12)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--posterior", action="store_true",
+                        help="also score each clip rebuilt from its own posterior mean (the decoder's ceiling)")
     args = parser.parse_args(argv)
     return run_report_command(
-        args.out, lambda: build_report(args.model, args.manifest, args.split, args.limit, args.out, args.seed))
+        args.out, lambda: build_report(args.model, args.manifest, args.split, args.limit, args.out, args.seed,
+                                       args.posterior))
 
 
 if __name__ == "__main__":

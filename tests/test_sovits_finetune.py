@@ -161,7 +161,7 @@ def test_the_few_shot_report_scores_base_and_best_fine_tuned_model_on_held_out_c
     out = tmp_path / "report"
     command = [sys.executable, str(ROOT / "eval" / "few_shot_report.py"), "--model", f"base={base_package}",
                "--model", f"fine_tuned={package}", "--manifest", str(speaker_manifest), "--split", "val",
-               "--out", str(out)]
+               "--posterior", "--out", str(out)]
     subprocess.run(command, check=True, capture_output=True, text=True)
 
     report = json.loads((out / "report.json").read_text())
@@ -192,7 +192,7 @@ def test_the_intelligibility_report_scores_recordings_and_resynthesis_of_english
     out = tmp_path / "intelligibility"
     command = [sys.executable, str(ROOT / "eval" / "resynthesis_intelligibility.py"), "--model",
                f"base={base_package}", "--manifest", str(tiny_corpus), "--split", "train", "--limit", "3",
-               "--out", str(out)]
+               "--posterior", "--out", str(out)]
     subprocess.run(command, check=True, capture_output=True, text=True)
 
     report = json.loads((out / "report.json").read_text())
@@ -200,14 +200,15 @@ def test_the_intelligibility_report_scores_recordings_and_resynthesis_of_english
     chosen = report["utterances"]
     assert len(chosen) == 3 and all(english[i]["language"] == "en" and english[i]["split"] == "train" for i in chosen)
     assert len({english[i]["speaker"] for i in chosen}) == min(3, len(report["speakers"]))  # one per voice first
-    for model in ("recording", "base"):
+    for model in ("recording", "base", "base/posterior"):
         rows = [r for r in report["per_utterance"] if r["model"] == model]
         assert [r["id"] for r in rows] == chosen
         assert all(0 <= r["cer"] and 0 <= r["wer"] and isinstance(r["hypothesis"], str) for r in rows)
-    assert all((out / "base" / f"{i}.wav").is_file() for i in chosen)
+    assert all((out / "base" / f"{i}.wav").is_file() and (out / "base" / "posterior" / f"{i}.wav").is_file()
+               for i in chosen)
     recordings = [r for r in report["per_utterance"] if r["model"] == "recording"]
     assert any(r["hypothesis"] for r in recordings)  # pocketsphinx hears the engine voices
-    assert "| base |" in (out / "report.md").read_text()
+    assert "| base |" in (out / "report.md").read_text() and "| base/posterior |" in (out / "report.md").read_text()
 
     refused = subprocess.run([*command[:-2], "--out", str(tmp_path / "r2"), "--split", "nonexistent"],
                              capture_output=True, text=True)

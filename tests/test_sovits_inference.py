@@ -135,6 +135,15 @@ def test_same_seed_same_audio_other_seed_other_audio(resynthesizer, clips, tmp_p
     assert first[0] != other[0] and not np.array_equal(first[1], other[1])
 
 
+def test_a_clip_rebuilt_from_its_own_posterior_is_whole_and_noise_free(resynthesizer, clips):
+    audio = resynthesizer.reconstruct(clips["input"])
+    samples = load_audio(clips["input"], resynthesizer.sample_rate).samples
+    assert audio.dtype == np.float32 and np.isfinite(audio).all() and audio.std() > 0
+    assert len(audio) == resynthesizer.frames_of(len(samples)) * resynthesizer.hop_length
+    torch.manual_seed(123)  # the posterior's mean: no draw from any RNG reaches the output
+    assert np.array_equal(audio, resynthesizer.reconstruct(clips["input"]))
+
+
 def test_the_python_api_steps(resynthesizer, corpus, tiny_corpus, sovits_content_cache, tmp_path):
     r = resynthesizer
     audio = corpus["audio"]["flite-rms-002"]

@@ -379,6 +379,13 @@ class SoVITSResynthesizer:
                                       noise_scale=noise_scale, seed=int(seed))
         return audio[0, 0].float().cpu().numpy()
 
+    def reconstruct(self, path: str | Path) -> np.ndarray:
+        """The clip at `path` rebuilt from its own posterior (`SoVITSGenerator.reconstruct`: no tokens,
+        no prior, no noise), float32 samples at `sample_rate`: the decoder's ceiling for this clip."""
+        audio = self.load_input(path)
+        audio_out = self.generator.reconstruct(self.reference_spectrogram(audio.samples))
+        return audio_out[0, 0].float().cpu().numpy()
+
     # ------------------------------------------------------------------ the whole chain
     def resynthesize(
         self,

@@ -257,6 +257,17 @@ class SoVITSGenerator(nn.Module):
         z = self.flow(z_p, mask, g=ge, reverse=True)
         return self.dec(z * mask, g=ge)
 
+    @torch.no_grad()
+    def reconstruct(self, spec: torch.Tensor, spec_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """A clip rebuilt from its own spectrogram (batch, bins, frames): the posterior's mean, decoded
+        with the clip as its own timbre reference; no tokens, no prior, no noise. What the decoder
+        alone makes of a perfect latent: the ceiling of `decode` (waveform (batch, 1, samples))."""
+        if spec_lengths is None:
+            spec_lengths = torch.full((spec.shape[0],), spec.shape[-1], device=spec.device, dtype=torch.long)
+        ge = self.timbre(spec, spec_lengths)
+        _, m_q, _, mask = self.enc_q(spec, spec_lengths, g=ge)
+        return self.dec(m_q * mask, g=ge)
+
 
 def _fit_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
     """Trim, or repeat the last frame, so `x` has exactly `frames` frames.
