@@ -161,7 +161,7 @@ def test_the_few_shot_report_scores_base_and_best_fine_tuned_model_on_held_out_c
     out = tmp_path / "report"
     command = [sys.executable, str(ROOT / "eval" / "few_shot_report.py"), "--model", f"base={base_package}",
                "--model", f"fine_tuned={package}", "--manifest", str(speaker_manifest), "--split", "val",
-               "--posterior", "--out", str(out)]
+               "--out", str(out)]
     subprocess.run(command, check=True, capture_output=True, text=True)
 
     report = json.loads((out / "report.json").read_text())
