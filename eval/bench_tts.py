@@ -40,6 +40,8 @@ from sonicsynth.utils.atomic import atomic_write  # noqa: E402
 from sonicsynth.utils.machine import torch_machine  # noqa: E402
 from tts_robustness import add_speaking_arguments, read_sentences  # noqa: E402
 
+STAGES = ("front_end", "gpt", "sovits")
+
 
 def speak_timed(speaker: TextToSpeech, text: str, reference, seed: int) -> dict:
     """One sentence, stage by stage (the same calls as `TextToSpeech.speak`, timed apart)."""
@@ -85,8 +87,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     rows = [speak_timed(speaker, text, reference, args.seed + run)
             for run in range(args.runs) for text in sentences]
-    total = {key: sum(row[key] for row in rows) for key in ("front_end", "gpt", "sovits", "audio", "tokens")}
-    compute = total["front_end"] + total["gpt"] + total["sovits"]
+    total = {key: sum(row[key] for row in rows) for key in (*STAGES, "audio", "tokens")}
+    compute = sum(total[stage] for stage in STAGES)
     device = torch.device(args.device)
     report = {
         "benchmark": "tts",
@@ -100,8 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
         "load_seconds": load_seconds,
         "reference_seconds": {"first": reference_seconds[0], "warm": reference_seconds[1]},
         "speech_seconds": total["audio"],
-        "stage_seconds": {key: total[key] for key in ("front_end", "gpt", "sovits")},
-        "stage_share": {key: total[key] / compute for key in ("front_end", "gpt", "sovits")},
+        "stage_seconds": {stage: total[stage] for stage in STAGES},
+        "stage_share": {stage: total[stage] / compute for stage in STAGES},
         "real_time_factor": compute / total["audio"],
         "gpt_tokens_per_second": total["tokens"] / total["gpt"],
         "first_audio_sec": sum(row["first_audio"] for row in rows) / len(rows),

@@ -6,7 +6,6 @@ compatibility id recorded and enforced)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -37,17 +36,11 @@ from sonicsynth.models.sovits import load_sovits
 from sonicsynth.pipelines.resynth import ResynthesisInputError, SoVITSResynthesizer, resynth
 from sonicsynth.utils.hashing import sha256_file
 from sonicsynth.utils.hydra_config import compose_config
+from script_loading import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 16000  # the tiny model's
 SAMPLES_PER_TOKEN = 2 * 64  # token_upsample x hop_length of sovits_generator/tiny
-
-
-def load_entry_point(relative: str):
-    spec = importlib.util.spec_from_file_location(Path(relative).stem, ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +267,7 @@ def test_a_checkpoint_of_another_family_is_refused(tmp_path, clips):
         SoVITSResynthesizer.load(checkpoint)
 
     # Through infer.py: the same refusals, nothing written.
-    infer = load_entry_point("infer.py")
+    infer = load_script("infer.py")
     for ckpt, error in ((vocoder, FamilyMismatchError), (checkpoint, ValueError)):
         cfg = compose_config("infer", ["task=resynth", f"ckpt={ckpt}", f"input={clips['input']}", "text=hello",
                                        f"ref_audio={clips['reference']}", f"output_dir={tmp_path / 'out'}",
@@ -328,7 +321,7 @@ def manifest_with_problems(tiny_corpus: Path, out: Path) -> Path:
 
 
 def extract(ckpt: Path, manifest: Path, cache: Path, *extra: str) -> dict:
-    script = load_entry_point("scripts/extract_semantic_tokens.py")
+    script = load_script("scripts/extract_semantic_tokens.py")
     cfg = compose_config("semantic_tokens", [f"ckpt={ckpt}", f"manifest={manifest}", f"cache_dir={cache}",
                                              "progress=false", f"paths.output_dir={cache}", *extra])
     return script.run(cfg)

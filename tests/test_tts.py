@@ -6,7 +6,6 @@ another SoVITS model are refused with nothing written."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -30,6 +29,7 @@ from sonicsynth.pipelines.resynth import ResynthesisInputError, SoVITSResynthesi
 from sonicsynth.pipelines.tts import TextToSpeech, TTSInputError, tts
 from sonicsynth.text.chunking import split_for_synthesis
 from sonicsynth.utils.hydra_config import compose_config
+from script_loading import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 # codebook_size: the tiny SoVITS's codebook (a GPT predicting codes its SoVITS lacks is refused).
@@ -198,9 +198,7 @@ def test_infer_tts_on_the_command_line(gpt_package, sovits_package, reference, t
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "outputs" / "generation_log.json").read_text())
     assert record["task"] == "tts" and record["sampling"]["top_k"] == 5 and record["parameters"]["seed"] == 0
-    spec = importlib.util.spec_from_file_location("infer", ROOT / "infer.py")
-    infer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(infer)
+    infer = load_script("infer.py")
     no_gpt = compose_config("infer", ["task=tts", f"ckpt={sovits_package}", "text=Hi", f"output_dir={tmp_path}"])
     with pytest.raises(ValueError, match="task=tts needs gpt="):
         infer.run_tts(no_gpt)
@@ -215,16 +213,8 @@ def test_text_is_cut_at_sentences_then_clauses():
     assert split_for_synthesis("  \n ") == []
 
 
-def eval_script(name: str):
-    """One of the eval/ scripts, imported as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "eval" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_robustness_report_scores_every_sentence(gpt_package, sovits_package, reference, tmp_path):
-    report_script = eval_script("tts_robustness")
+    report_script = load_script("eval/tts_robustness.py")
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("Hello there.\n\nThank you.\n")
     out = tmp_path / "report"
@@ -244,7 +234,7 @@ def test_the_robustness_report_scores_every_sentence(gpt_package, sovits_package
 
 
 def test_the_speed_benchmark_times_every_stage_of_every_sentence(gpt_package, sovits_package, reference, tmp_path):
-    bench = eval_script("bench_tts")
+    bench = load_script("eval/bench_tts.py")
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("Hello there.\nThank you.\n")
     out = tmp_path / "bench.json"
