@@ -70,7 +70,7 @@ def test_the_voice_demo_recipes_compose_on_ctc_content_features():
     assert not base.model.generator.freeze_quantizer and few_shot.model.generator.freeze_quantizer
     assert few_shot.callbacks.model_checkpoint.monitor == "val/speaker_similarity"
     # The same model on both sides (a fine-tune loads the base's weights), and one that builds:
-    # the decoder's upsampling equals the spectrogram hop.
+    # the decoder's hop equals the spectrogram's.
     for key in ("spectrogram", "mel", "discriminator"):
         assert base.model[key] == few_shot.model[key]
     base_generator, few_shot_generator = dict(base.model.generator), dict(few_shot.model.generator)

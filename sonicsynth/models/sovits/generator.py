@@ -30,6 +30,7 @@ from sonicsynth.models.sovits.quantizer import ResidualVectorQuantizer
 from sonicsynth.models.sovits.sequence import random_segment_starts, slice_segments
 from sonicsynth.models.sovits.timbre_encoder import TimbreEncoder
 from sonicsynth.models.vocoder.generator import HiFiGANGenerator
+from sonicsynth.models.vocoder.vocos import VocosGenerator
 
 
 @dataclass
@@ -58,6 +59,8 @@ class SoVITSGenerator(nn.Module):
         of the content frame rate to the token rate (2 for v2's 25 Hz tokens from 50 Hz features),
         and token vectors are upsampled by the same factor back to the spectrogram frame rate, so the
         content features must come at the spectrogram frame rate (v2: 50 Hz = 32 kHz / hop 640).
+    decoder: the published model's HiFi-GAN generator, or a Vocos generator (an inverse-STFT head at
+        the frame rate: far cheaper, and it learns in far fewer steps; the CPU demo's choice).
     segment_frames: length of the slice of z decoded in training (v2: 20480 samples / hop 640 = 32).
     freeze_quantizer: content projection and quantizer run without gradients and without codebook
         updates, as when fine-tuning the published model (whose tokens the GPT stage was trained on).
@@ -72,7 +75,7 @@ class SoVITSGenerator(nn.Module):
         timbre_encoder: TimbreEncoder,
         posterior_encoder: PosteriorEncoder,
         flow: ResidualCouplingFlow,
-        decoder: HiFiGANGenerator,
+        decoder: HiFiGANGenerator | VocosGenerator,
         segment_frames: int = 32,
         freeze_quantizer: bool = False,
     ) -> None:

@@ -120,7 +120,7 @@ class SoVITSLitModule(PackageableModule):
         spectrogram = self.hparams.spectrogram = spectrogram_settings(spectrogram)
         if spectrogram["hop_length"] != self.generator.hop_length:
             raise ValueError(
-                f"spectrogram hop_length {spectrogram['hop_length']} != the decoder's upsampling product "
+                f"spectrogram hop_length {spectrogram['hop_length']} != the decoder's hop length "
                 f"{self.generator.hop_length}: each spectrogram frame must decode to exactly one hop of audio"
             )
         if spectrogram["n_fft"] // 2 + 1 != self.generator.spec_channels:

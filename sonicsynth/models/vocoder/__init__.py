@@ -1,5 +1,6 @@
 """HiFi-GAN vocoder: generator (V1/V2/V3), multi-period and multi-scale discriminators (and their VITS
-combination, used by SoVITS), training."""
+combination, used by SoVITS), training; and the Vocos generator (inverse-STFT head), SoVITS's other
+decoder."""
 
 from sonicsynth.models.vocoder.discriminators import (
     MultiPeriodDiscriminator,
@@ -8,6 +9,7 @@ from sonicsynth.models.vocoder.discriminators import (
 )
 from sonicsynth.models.vocoder.generator import HiFiGANGenerator, ResBlock1, ResBlock2
 from sonicsynth.models.vocoder.lightning_module import HiFiGANLitModule
+from sonicsynth.models.vocoder.vocos import VocosGenerator
 
 __all__ = [
     "HiFiGANGenerator",
@@ -17,4 +19,5 @@ __all__ = [
     "PeriodScaleDiscriminator",
     "ResBlock1",
     "ResBlock2",
+    "VocosGenerator",
 ]
