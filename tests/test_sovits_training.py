@@ -214,7 +214,7 @@ def test_resample_frames_keeps_equal_rates_and_interpolates_others():
 
 
 def test_settings_that_do_not_fit_the_generator_are_refused():
-    with pytest.raises(ValueError, match="hop_length 128 != the decoder's upsampling product 64"):
+    with pytest.raises(ValueError, match="hop_length 128 != the decoder's hop length 64"):
         tiny_module(**{"spectrogram.hop_length": 128})
     with pytest.raises(ValueError, match="n_fft 512 gives 257 bins.*reads 129"):
         tiny_module(**{"spectrogram.n_fft": 512, "spectrogram.win_length": 512})

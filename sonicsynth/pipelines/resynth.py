@@ -120,7 +120,7 @@ class SoVITSResynthesizer:
         if self.spectrogram_settings["hop_length"] != generator.hop_length:
             raise ValueError(
                 f"{self.checkpoint_path}: spectrogram hop_length {self.spectrogram_settings['hop_length']} != the "
-                f"decoder's upsampling product {generator.hop_length}"
+                f"decoder's hop length {generator.hop_length}"
             )
         stft = {k: self.spectrogram_settings[k] for k in ("n_fft", "hop_length", "win_length", "center")}
         self.spectrogram = LinearSpectrogram(**stft).to(self.device)
