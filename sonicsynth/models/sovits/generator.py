@@ -60,7 +60,7 @@ class SoVITSGenerator(nn.Module):
         and token vectors are upsampled by the same factor back to the spectrogram frame rate, so the
         content features must come at the spectrogram frame rate (v2: 50 Hz = 32 kHz / hop 640).
     decoder: the published model's HiFi-GAN generator, or a Vocos generator (an inverse-STFT head at
-        the frame rate: far cheaper, and it learns in far fewer steps; the CPU demo's choice).
+        the frame rate: far cheaper per second of audio; the CPU demo's choice).
     segment_frames: length of the slice of z decoded in training (v2: 20480 samples / hop 640 = 32).
     freeze_quantizer: content projection and quantizer run without gradients and without codebook
         updates, as when fine-tuning the published model (whose tokens the GPT stage was trained on).

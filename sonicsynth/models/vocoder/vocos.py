@@ -3,8 +3,9 @@
 A ConvNeXt backbone runs at the input's frame rate (no upsampling layers); a linear head predicts,
 per frame, the log-magnitude and phase of `n_fft // 2 + 1` bins, and an inverse STFT (overlap-add)
 makes the waveform. Compared with HiFi-GAN's transposed convolutions at the sample rate, that is a
-fraction of the compute per second of audio, and the mel loss reaches the magnitudes through one
-linear layer and an exponential, so the spectral envelope is learnt in far fewer steps: the reason
+fraction of the compute per second of audio (8x less at the CPU demo's sizes), and the mel loss
+reaches the magnitudes through one linear layer and an exponential; at the demo's budget it was
+somewhat more intelligible per training step (the README's intelligibility section): the reasons
 the CPU demo's SoVITS uses it as its decoder (configs/model/sovits_generator/demo.yaml).
 
 Parameter names follow the published Vocos checkpoints (`backbone.embed`, `backbone.norm`,
